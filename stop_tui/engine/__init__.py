@@ -1,0 +1,1 @@
+"""The engine: a library that runs STOP. It never imports Textual or the UI."""

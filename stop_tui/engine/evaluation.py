@@ -1,0 +1,100 @@
+"""Scoring downstream programs: sandboxed runs on hidden instances, judged in the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from .bus import EventBus
+from .events import ProgramRecorded, SolutionEvaluated
+from .sandbox.pool import SandboxPool
+from .tasks import Task
+
+FAILURE_REASONS_KEPT = 5
+
+
+def program_sha(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    utility: float
+    instances: int
+    failures: int
+    failure_reasons: tuple[str, ...]
+
+
+class ProgramRegistry:
+    """Logs each distinct program's source once; events refer to programs by sha."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self.sources: dict[str, str] = {}
+
+    def record(self, source: str, kind: str) -> str:
+        sha = program_sha(source)
+        if sha not in self.sources:
+            self.sources[sha] = source
+            self.bus.publish(ProgramRecorded(sha=sha, kind=kind, source=source))
+        return sha
+
+
+class Evaluator:
+    """Runs a program on a task split in the sandbox and scores its outputs with the hidden scorer.
+
+    Programs are seeded per instance, so an evaluation is reproducible and cached by
+    (task, split, program): the same program is never run twice on the same split.
+    """
+
+    def __init__(self, pool: SandboxPool, bus: EventBus, programs: ProgramRegistry) -> None:
+        self.pool, self.bus, self.programs = pool, bus, programs
+        self._cache: dict[tuple[str, str, str], asyncio.Future[Evaluation]] = {}
+        self._ids = 0
+
+    async def evaluate(self, task: Task, source: str, split: str, context: str) -> Evaluation:
+        sha = self.programs.record(source, "solution")
+        key = (task.name, split, sha)
+        if key not in self._cache:
+            self._cache[key] = asyncio.ensure_future(self._evaluate(task, source, sha, split, context))
+        return await asyncio.shield(self._cache[key])
+
+    async def _evaluate(self, task: Task, source: str, sha: str, split: str, context: str) -> Evaluation:
+        started = time.monotonic()
+        instances = task.instances(split)
+        run = await self.pool.run_solution(
+            source, task.entry, [i.args for i in instances], seeds=[i.seed for i in instances],
+            per_call_s=task.time_limit_s, arg_types=task.arg_types, stop_after_timeout=True,
+        )
+        low, high = task.utility_range
+        total, reasons, failures = 0.0, [], 0
+        for instance, result in zip(instances, run.results):
+            if not result.ok:
+                failures += 1
+                reasons.append(result.error or "failed")
+                continue
+            try:
+                value = float(task.scorer.score(instance.args, instance.answer, result.value, result.elapsed_s))
+                if not math.isfinite(value):
+                    raise ValueError(f"the scorer returned {value}")
+            except Exception as exc:  # a broken scorer marks the instance, it does not end the run
+                failures += 1
+                reasons.append(f"scorer error in {task.folder.name}/scorer.py: {type(exc).__name__}: {exc}")
+                continue
+            total += min(high, max(low, value))
+        evaluation = Evaluation(
+            utility=total / len(instances) if instances else 0.0,
+            instances=len(instances),
+            failures=failures,
+            failure_reasons=tuple(dict.fromkeys(reasons))[:FAILURE_REASONS_KEPT],
+        )
+        self._ids += 1
+        self.bus.publish(SolutionEvaluated(
+            eval_id=f"e{self._ids:06d}", context=context, task=task.name, split=split, program_sha=sha,
+            utility=evaluation.utility, instances=evaluation.instances, failures=evaluation.failures,
+            failure_reasons=list(evaluation.failure_reasons), duration_s=time.monotonic() - started,
+        ))
+        return evaluation

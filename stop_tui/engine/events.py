@@ -1,0 +1,241 @@
+"""Typed events: the one vocabulary for every state change of a run.
+
+The session log is the list of these events, one JSON object a line. The TUI renders them,
+replay feeds them back from the log and resume rebuilds state from them, so every field is
+plain data (str, int, float, bool, None, lists and dicts of those).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+SCHEMA_VERSION = 1
+
+_EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+@dataclass(kw_only=True)
+class Event:
+    type_name: ClassVar[str] = "event"
+    ts: float = field(default_factory=time.time)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _EVENT_TYPES[cls.type_name] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {"type": self.type_name, **data}
+
+
+class UnknownEventError(ValueError):
+    pass
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from its logged form; unknown fields from newer writers are ignored."""
+    kind = data.get("type")
+    cls = _EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise UnknownEventError(f"unknown event type {kind!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# --- run lifecycle -------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class RunStarted(Event):
+    type_name: ClassVar[str] = "run_started"
+    run_id: str
+    task: str
+    model: str
+    config: dict[str, Any]
+    seed_improver_sha: str
+    sandbox_isolation: list[str]
+
+
+@dataclass(kw_only=True)
+class RunFinished(Event):
+    type_name: ClassVar[str] = "run_finished"
+    run_id: str
+    state: str  # "finished" | "stopped" | "failed"
+    reason: str
+    current_improver_sha: str
+    generations: int
+
+
+@dataclass(kw_only=True)
+class EngineError(Event):
+    type_name: ClassVar[str] = "engine_error"
+    message: str
+
+
+@dataclass(kw_only=True)
+class ProgramRecorded(Event):
+    """A program's source, logged once; other events refer to it by sha."""
+
+    type_name: ClassVar[str] = "program_recorded"
+    sha: str
+    kind: str  # "improver" | "solution"
+    source: str
+
+
+# --- language model traffic ----------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class LMRequestStarted(Event):
+    type_name: ClassVar[str] = "lm_request_started"
+    request_id: str
+    purpose: str  # "improve-improver" | "improve-solution"
+    model: str
+    n: int
+    temperature: float
+    max_tokens: int
+    expertise: str
+    messages: list[str]
+    context: str
+    generation: int
+
+
+@dataclass(kw_only=True)
+class LMChunk(Event):
+    type_name: ClassVar[str] = "lm_chunk"
+    request_id: str
+    choice: int
+    text: str
+
+
+@dataclass(kw_only=True)
+class LMRequestFinished(Event):
+    type_name: ClassVar[str] = "lm_request_finished"
+    request_id: str
+    responses: list[str]
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    latency_s: float
+    error: str | None = None
+
+
+@dataclass(kw_only=True)
+class BudgetRefused(Event):
+    """A sandboxed program asked for more than its budget allows; the engine said no."""
+
+    type_name: ClassVar[str] = "budget_refused"
+    context: str
+    resource: str  # "lm_calls" | "lm_samples" | "utility_calls"
+    limit: int
+    message: str
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class SolutionEvaluated(Event):
+    """A downstream program scored by a task's hidden scorer on one split."""
+
+    type_name: ClassVar[str] = "solution_evaluated"
+    eval_id: str
+    context: str
+    task: str
+    split: str
+    program_sha: str
+    utility: float
+    instances: int
+    failures: int
+    failure_reasons: list[str]
+    duration_s: float
+
+
+@dataclass(kw_only=True)
+class CandidateStarted(Event):
+    """An improver candidate starts being scored by the meta-utility."""
+
+    type_name: ClassVar[str] = "candidate_started"
+    generation: int
+    candidate_id: str
+    program_sha: str
+
+
+@dataclass(kw_only=True)
+class MetaTrialFinished(Event):
+    type_name: ClassVar[str] = "meta_trial_finished"
+    generation: int
+    candidate_id: str
+    trial: int
+    solution_sha: str | None
+    val: float
+    test: float
+    lm_calls: int
+    utility_calls: int
+    error: str | None
+
+
+@dataclass(kw_only=True)
+class CandidateScored(Event):
+    type_name: ClassVar[str] = "candidate_scored"
+    generation: int
+    candidate_id: str
+    program_sha: str
+    val: float
+    test: float
+    trials: int
+    failed_trials: int
+
+
+# --- generations ---------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class GenerationStarted(Event):
+    type_name: ClassVar[str] = "generation_started"
+    generation: int
+    improver_sha: str
+
+
+@dataclass(kw_only=True)
+class ImproverRunFinished(Event):
+    """The current improver finished running on its own source."""
+
+    type_name: ClassVar[str] = "improver_run_finished"
+    generation: int
+    improver_sha: str
+    returned_sha: str | None
+    lm_calls: int
+    utility_calls: int
+    duration_s: float
+    error: str | None
+
+
+@dataclass(kw_only=True)
+class GenerationProposed(Event):
+    type_name: ClassVar[str] = "generation_proposed"
+    generation: int
+    candidate_id: str
+    program_sha: str
+    val: float
+    test: float
+    current_sha: str
+    current_val: float
+    current_test: float
+
+
+@dataclass(kw_only=True)
+class GenerationDecided(Event):
+    """Whether the proposed improver became current. decided_by: "rule" or "user"."""
+
+    type_name: ClassVar[str] = "generation_decided"
+    generation: int
+    accepted: bool
+    decided_by: str
+    reason: str
+    current_sha: str
+    current_val: float
+    current_test: float

@@ -1,0 +1,1 @@
+"""Language models: the gateway every call goes through, and the backends behind it."""

@@ -1,0 +1,199 @@
+"""Operating-system isolation for one sandboxed child (Linux; degrades where not permitted).
+
+Used only by the supervisor process (see zygote.py), never by the engine itself:
+- namespaces: a new PID namespace (the child is its init, so when it dies the kernel kills
+  every process it started, even ones that left its session), a new network namespace (no
+  network) and a new mount namespace in which every mount is read-only except the scratch
+  directory, and /proc shows only the sandbox's own processes (no peeking at the engine's
+  environment);
+- rlimits on CPU, address space, file size, open files, processes;
+- a sweep that kills every descendant, for platforms where namespaces are not allowed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+import signal
+
+from .limits import SandboxLimits
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def prctl(option: int, value: int) -> None:
+    _check(_libc.prctl(option, value, 0, 0, 0), "prctl")
+
+
+def enter_namespaces() -> list[str]:
+    """Called in the supervisor before it forks the child. Returns what took effect."""
+    flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS
+    if _libc.unshare(flags) == 0:
+        return ["pid-namespace", "no-network", "mount-namespace"]
+    # Not root: an unprivileged user namespace may still allow the same.
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(CLONE_NEWUSER | flags) == 0:
+        try:
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"{uid} {uid} 1")
+            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        except OSError:
+            pass
+        return ["user-namespace", "pid-namespace", "no-network", "mount-namespace"]
+    return []
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int) -> None:
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            None,
+        ),
+        f"mount {target}",
+    )
+
+
+def _mount_points() -> list[str]:
+    points = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            fields = line.split()
+            # The mount point is field 5, with spaces and tabs escaped as octal.
+            points.append(fields[4].encode().decode("unicode_escape"))
+    return points
+
+
+def lock_filesystem(scratch: str) -> list[str]:
+    """In the child, inside the new mount namespace: everything read-only but the scratch dir.
+
+    Also mounts a fresh /proc so the child sees only its own PID namespace.
+    """
+    applied = []
+    try:
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        _mount(scratch, scratch, None, MS_BIND)
+        for point in _mount_points():
+            if point == scratch or point.startswith("/proc"):
+                continue
+            try:
+                _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+            except OSError:
+                pass  # some pseudo-filesystems refuse; they hold no engine files
+        applied.append("read-only-filesystem")
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        applied.append("private-proc")
+    except OSError:
+        pass
+    return applied
+
+
+def apply_rlimits(limits: SandboxLimits) -> None:
+    def set_limit(which: int, soft: int, hard: int | None = None) -> None:
+        hard = soft if hard is None else hard
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            pass  # the platform's hard limit is already lower
+
+    # The soft CPU limit sends SIGXCPU; the hard one, a second later, SIGKILL.
+    set_limit(resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1)
+    set_limit(resource.RLIMIT_AS, limits.memory_bytes)
+    set_limit(resource.RLIMIT_FSIZE, limits.file_bytes)
+    set_limit(resource.RLIMIT_NOFILE, limits.open_files)
+    set_limit(resource.RLIMIT_CORE, 0)
+    if os.getuid() != 0:
+        # RLIMIT_NPROC counts every process of the user, so allow for those that exist.
+        set_limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + limits.processes)
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+def kill_descendants(root_pid: int) -> int:
+    """SIGKILL every descendant of root_pid (run by a subreaper, so orphans stay descendants)."""
+    killed = 0
+    for _ in range(50):
+        victims = _descendants(root_pid)
+        if not victims:
+            break
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        _reap_all()
+    return killed
+
+
+def _descendants(root_pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may contain spaces: split after the last ')'.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if fields and fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, frontier = [], [root_pid]
+    while frontier:
+        pid = frontier.pop()
+        for child in children.get(pid, ()):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+def _reap_all() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return

@@ -1,0 +1,61 @@
+"""Resource limits of a sandboxed child and the environment it is given."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+# Any variable whose name contains one of these is a secret and never reaches a child.
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+# Provider and client configuration that may carry endpoints or credentials.
+PROVIDER_PREFIXES = (
+    "OPENAI", "ANTHROPIC", "AZURE", "OPENROUTER", "AWS", "GOOGLE", "GEMINI", "VERTEX", "HF_",
+    "HUGGINGFACE", "COHERE", "MISTRAL", "GROQ", "TOGETHER", "DEEPSEEK", "XAI", "LITELLM",
+    "FIREWORKS", "REPLICATE", "PERPLEXITY", "OLLAMA", "VLLM", "BEDROCK", "SAGEMAKER", "WATSONX",
+    "DATABRICKS", "CLOUDFLARE", "NVIDIA_NIM", "VOYAGE", "AI21", "ANYSCALE", "CEREBRAS", "SAMBANOVA",
+)
+PROXY_SUFFIX = "_PROXY"  # proxy URLs often embed user:password
+
+
+def is_secret_variable(name: str) -> bool:
+    upper = name.upper()
+    return (
+        any(marker in upper for marker in SECRET_MARKERS)
+        or upper.startswith(PROVIDER_PREFIXES)
+        or upper.endswith(PROXY_SUFFIX)
+    )
+
+
+def sandbox_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for sandboxed children: the caller's, less anything secret."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not is_secret_variable(k)}
+    # One BLAS thread per child: many children run at once, and forked children cannot
+    # safely use thread pools created before the fork anyway.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one child may use. wall_s is enforced by its supervisor; the rest are rlimits."""
+
+    wall_s: float = 60.0
+    cpu_s: int = 60
+    memory_bytes: int = 2 * 1024**3  # address space; NumPy alone maps a few hundred MB
+    file_bytes: int = 16 * 1024**2  # largest file the child may write, its output log included
+    open_files: int = 64
+    processes: int = 32  # only enforceable for non-root users (Linux exempts root)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SandboxLimits:
+        return cls(**data)
+
+    def with_wall(self, wall_s: float) -> SandboxLimits:
+        return replace(self, wall_s=wall_s, cpu_s=max(1, int(wall_s) + 1))

@@ -1,0 +1,445 @@
+"""Engine side of the sandbox: starts the fork server and runs programs through it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .limits import SandboxLimits, sandbox_environment
+from .protocol import HEADER, MAX_FRAME, ProtocolError, decode, encode
+
+LOAD_TIMEOUT_S = 10.0  # module-level code of a program must finish within this
+EXIT_GRACE_S = 2.0  # how long after its deadline a supervisor may take to report
+OUTPUT_TAIL_BYTES = 600
+
+SIGNAL_REASONS = {
+    signal.SIGXCPU: "exceeded its CPU time limit",
+    signal.SIGXFSZ: "exceeded the file size limit (output or files too large)",
+    signal.SIGSEGV: "crashed (segmentation fault)",
+    signal.SIGABRT: "aborted",
+    signal.SIGBUS: "crashed (bus error)",
+}
+
+
+class SandboxError(Exception):
+    """The sandbox itself could not run (not a failure of the program in it)."""
+
+
+@dataclass
+class ChildExit:
+    exit_code: int | None = None
+    signal: int | None = None
+    timed_out: bool = False
+    terminated: bool = False
+
+    def describe(self, wall_s: float) -> str:
+        if self.timed_out:
+            return f"killed after the {wall_s:g} s wall-clock limit"
+        if self.terminated:
+            return "stopped by the engine"
+        if self.signal is not None:
+            if self.signal == signal.SIGKILL:
+                return "killed (SIGKILL: CPU or memory limit)"
+            return SIGNAL_REASONS.get(self.signal, f"killed by signal {self.signal}")
+        return f"exited with code {self.exit_code} before finishing"
+
+
+@dataclass
+class CallResult:
+    """One call of a solution on one instance: plain-data output or why there is none."""
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class ImproverOutcome:
+    result: str | None
+    error: str | None
+    duration_s: float
+    isolation: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImproverJob:
+    source: str
+    initial_solution: str
+    lm_budget: int
+    max_responses_per_call: int
+    utility_budget: int
+    utility_description: str
+    limits: SandboxLimits
+
+
+class ImproverHandler:
+    """What an improver's proxied calls do in the engine. Budget checks live here, not in the child."""
+
+    async def lm(self, expertise: str, messages: list[str], temperature: float) -> list[str]:
+        raise NotImplementedError
+
+    async def utility(self, program: str) -> tuple[float, int]:
+        """Score a program; returns (utility, uses so far)."""
+        raise NotImplementedError
+
+
+class RefusedError(Exception):
+    """A request refused by the engine (over budget); its message goes back to the child."""
+
+
+class _Channel:
+    """One run's socket, on the event loop."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pid: int, scratch: str):
+        self.reader, self.writer, self.pid, self.scratch = reader, writer, pid, scratch
+
+    async def recv(self) -> dict[str, Any] | None:
+        try:
+            header = await self.reader.readexactly(HEADER.size)
+            (size,) = HEADER.unpack(header)
+            if size > MAX_FRAME:
+                raise ProtocolError(f"the program sent a frame of {size} bytes, over the limit")
+            return decode(await self.reader.readexactly(size))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.writer.write(encode(message))
+
+    def output_tail(self) -> str:
+        try:
+            with open(os.path.join(self.scratch, "output.log"), "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, handle.tell() - OUTPUT_TAIL_BYTES))
+                return handle.read().decode(errors="replace").strip()
+        except OSError:
+            return ""
+
+
+class SandboxPool:
+    """Runs programs in sandboxed children forked from one preloaded fork server.
+
+    solution_slots bounds CPU-bound solution runs; improver_slots bounds improver runs that
+    are scored by the meta-utility. The top-level improvement step takes no slot, so nested
+    runs can always make progress (no deadlock).
+    """
+
+    def __init__(self, *, solution_slots: int | None = None, improver_slots: int = 16, isolate: bool = True):
+        self._solution_slots = asyncio.Semaphore(solution_slots or max(1, os.cpu_count() or 1))
+        self.improver_slots = asyncio.Semaphore(improver_slots)
+        self._isolate = isolate
+        self._control: socket.socket | None = None
+        self._control_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawn")
+        self._process: asyncio.subprocess.Process | None = None
+        self._root = Path(tempfile.mkdtemp(prefix="stop-tui-sandbox-"))
+        self._live: set[int] = set()
+        self.spawned = 0
+        self.isolation: list[str] = []
+
+    async def __aenter__(self) -> SandboxPool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = sandbox_environment()
+        # The fork server imports this package from wherever the engine found it.
+        package_root = str(Path(__file__).resolve().parents[3])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        errors_path = self._root / "fork-server.log"
+        with open(errors_path, "wb") as errors:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "stop_tui.engine.sandbox.zygote", str(child.fileno()),
+                pass_fds=[child.fileno()], env=env, start_new_session=True,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=errors, cwd=self._root,
+            )
+        child.close()
+        parent.settimeout(30)
+        self._control = parent
+        loop = asyncio.get_running_loop()
+        try:
+            hello = await loop.run_in_executor(self._executor, parent.recv, 4096)
+        except OSError as exc:
+            raise SandboxError(f"the sandbox fork server did not start: {exc}") from None
+        if not hello:
+            detail = errors_path.read_text(errors="replace").strip().splitlines()
+            raise SandboxError(f"the sandbox fork server exited at start: {detail[-1] if detail else 'no output'}")
+        self.isolation = await self._probe_isolation()
+
+    async def _probe_isolation(self) -> list[str]:
+        results = await self.run_solution("def f():\n    return 0\n", "f", [[]], per_call_s=5.0)
+        return results.isolation
+
+    async def close(self) -> None:
+        for pid in list(self._live):
+            _kill(pid, signal.SIGKILL)
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._process is not None:
+            try:
+                await asyncio.wait_for(self._process.wait(), 5)
+            except asyncio.TimeoutError:
+                self._process.kill()
+            self._process = None
+        self._executor.shutdown(wait=False)
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    # --- spawning -----------------------------------------------------------------------
+
+    def _spawn_sync(self, spec: dict[str, Any], fd: int) -> int:
+        assert self._control is not None, "SandboxPool.start() first"
+        with self._control_lock:
+            socket.send_fds(self._control, [json.dumps(spec).encode()], [fd])
+            reply = self._control.recv(4096)
+        if not reply:
+            raise SandboxError("the sandbox fork server has exited")
+        return int(json.loads(reply)["pid"])
+
+    async def _spawn(self, limits: SandboxLimits) -> _Channel:
+        scratch = tempfile.mkdtemp(prefix="run-", dir=self._root)
+        ours, theirs = socket.socketpair()
+        spec = {"limits": limits.to_dict(), "scratch": scratch, "isolate": self._isolate}
+        loop = asyncio.get_running_loop()
+        try:
+            pid = await loop.run_in_executor(self._executor, self._spawn_sync, spec, theirs.fileno())
+        finally:
+            theirs.close()
+        self.spawned += 1
+        self._live.add(pid)
+        reader, writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_FRAME)
+        return _Channel(reader, writer, pid, scratch)
+
+    async def _finish(self, channel: _Channel, *, kill: bool) -> ChildExit:
+        """Make sure the run is over; return how the child ended."""
+        if kill:
+            _kill(channel.pid, signal.SIGTERM)
+        exit_report = ChildExit()
+        try:
+            async with asyncio.timeout(EXIT_GRACE_S + 1):
+                while (message := await channel.recv()) is not None:
+                    if message.get("op") == "exit":
+                        exit_report = _exit_from(message)
+        except (asyncio.TimeoutError, ProtocolError):
+            _kill(channel.pid, signal.SIGKILL)
+        channel.writer.close()
+        self._live.discard(channel.pid)
+        shutil.rmtree(channel.scratch, ignore_errors=True)
+        return exit_report
+
+    # --- solutions ----------------------------------------------------------------------
+
+    async def run_solution(
+        self,
+        source: str,
+        entry: str,
+        calls: list[list[Any]],
+        *,
+        seeds: list[int] | None = None,
+        per_call_s: float,
+        stop_after_timeout: bool = False,
+        arg_types: list[str] | None = None,
+        limits: SandboxLimits | None = None,
+    ) -> SolutionRun:
+        """Call `entry` of `source` once per argument list, each within per_call_s (timed here).
+
+        A call that times out or kills its child is a failure; the remaining calls go on in a
+        fresh child. With stop_after_timeout, the first timeout fails the remaining calls too
+        (as the reference's utility returns 0 on a timeout): a program that hangs once would
+        otherwise cost the full limit on every instance. Never raises for anything the program does.
+        """
+        run = SolutionRun(results=[])
+        async with self._solution_slots:
+            while len(run.results) < len(calls):
+                await self._solution_child(source, entry, calls, seeds, per_call_s, arg_types or [], limits, run)
+                last = run.results[-1]
+                if stop_after_timeout and not last.ok and (last.error or "").startswith("timed out"):
+                    skipped = CallResult(ok=False, error="not run: an earlier instance timed out")
+                    run.results.extend(skipped for _ in range(len(calls) - len(run.results)))
+        return run
+
+    async def _solution_child(self, source, entry, calls, seeds, per_call_s, arg_types, limits, run) -> None:
+        remaining = len(calls) - len(run.results)
+        wall = LOAD_TIMEOUT_S + per_call_s * remaining + 1.0
+        limits = (limits or SandboxLimits()).with_wall(wall)
+        channel = await self._spawn(limits)
+        kill = True
+        try:
+            channel.send({"op": "start", "mode": "solution", "source": source, "entry": entry,
+                          "arg_types": arg_types, "filename": "<solution>"})
+            ready = await _recv_within(channel, LOAD_TIMEOUT_S)
+            if ready is None or ready.get("op") != "ready":
+                reason, kill = self._why_no_reply(channel, ready, "loading the program", LOAD_TIMEOUT_S, limits)
+                run.load_error = reason
+                run.results.extend(CallResult(ok=False, error=reason) for _ in range(remaining))
+                return
+            run.isolation = ready.get("isolation", [])
+            for index in range(len(run.results), len(calls)):
+                started = time.monotonic()
+                channel.send({"op": "call", "args": calls[index], "seed": seeds[index] if seeds else None})
+                reply = await _recv_within(channel, per_call_s)
+                elapsed = time.monotonic() - started
+                if reply is not None and reply.get("op") == "return":
+                    run.results.append(CallResult(ok=True, value=reply.get("value"), elapsed_s=elapsed))
+                elif reply is not None and reply.get("op") == "raise":
+                    run.results.append(CallResult(ok=False, error=_first_line(reply.get("error")), elapsed_s=elapsed))
+                else:
+                    reason, kill = self._why_no_reply(channel, reply, "the call", per_call_s, limits)
+                    run.results.append(CallResult(ok=False, error=reason, elapsed_s=elapsed))
+                    return  # the child is gone or killed: the caller starts a fresh one
+            channel.send({"op": "stop"})
+            kill = False
+        finally:
+            await self._finish(channel, kill=kill)
+
+    @staticmethod
+    def _why_no_reply(channel: _Channel, reply: dict | None, what: str, timeout_s: float,
+                      limits: SandboxLimits) -> tuple[str, bool]:
+        """Why a call got no answer, and whether the child still needs killing."""
+        if reply is _TIMED_OUT:
+            return f"timed out: {what} took longer than {timeout_s:g} s", True
+        op = reply.get("op") if reply is not None else None
+        if op == "load_error":
+            return _first_line(reply.get("error")), False
+        if op == "exit":
+            return _with_output(_exit_from(reply).describe(limits.wall_s), channel.output_tail()), False
+        if op is None:
+            return _with_output("the program's process ended unexpectedly", channel.output_tail()), True
+        return f"protocol violation during {what}: unexpected {str(op)[:40]!r} message", True
+
+    # --- improvers ----------------------------------------------------------------------
+
+    async def run_improver(self, job: ImproverJob, handler: ImproverHandler) -> ImproverOutcome:
+        """Run improve_algorithm() in a child; serve its proxied LM and utility calls."""
+        started = time.monotonic()
+        channel = await self._spawn(job.limits)
+        kill = True
+        pending: set[asyncio.Task] = set()
+        outcome = ImproverOutcome(result=None, error=None, duration_s=0.0)
+        try:
+            channel.send({
+                "op": "start", "mode": "improver", "source": job.source, "entry": "improve_algorithm",
+                "filename": "<improver>", "initial_solution": job.initial_solution,
+                "lm_budget": job.lm_budget, "max_responses_per_call": job.max_responses_per_call,
+                "utility_budget": job.utility_budget, "utility_description": job.utility_description,
+            })
+            deadline = started + job.limits.wall_s + EXIT_GRACE_S
+            while True:
+                message = await _recv_within(channel, max(0.0, deadline - time.monotonic()))
+                if message is _TIMED_OUT:
+                    outcome.error = f"killed after the {job.limits.wall_s:g} s wall-clock limit"
+                    break
+                if message is None:
+                    outcome.error = _with_output("the improver's process ended before returning", channel.output_tail())
+                    kill = False
+                    break
+                op = message.get("op")
+                if op == "ready":
+                    outcome.isolation = message.get("isolation", [])
+                elif op in ("lm", "utility"):
+                    task = asyncio.create_task(self._serve_request(channel, handler, message))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                elif op == "result":
+                    outcome.result = message.get("value") if isinstance(message.get("value"), str) else None
+                    break
+                elif op in ("error", "load_error"):
+                    outcome.error = str(message.get("error"))[-2000:]
+                    break
+                elif op == "exit":
+                    outcome.error = _with_output(_exit_from(message).describe(job.limits.wall_s), channel.output_tail())
+                    kill = False
+                    break
+                else:
+                    outcome.error = f"protocol violation: unexpected {str(op)[:40]!r} message"
+                    break
+        except ProtocolError as exc:
+            outcome.error = f"protocol violation: {exc}"
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await self._finish(channel, kill=kill)
+        outcome.duration_s = time.monotonic() - started
+        return outcome
+
+    async def _serve_request(self, channel: _Channel, handler: ImproverHandler, message: dict) -> None:
+        request_id = message.get("id")
+        try:
+            if message["op"] == "lm":
+                messages = message.get("messages")
+                if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
+                    raise RefusedError("batch_prompt expects a list of message strings")
+                value = await handler.lm(str(message.get("expertise", "")), messages, float(message.get("temperature", 0.7)))
+                reply = {"op": "reply", "id": request_id, "value": value}
+            else:
+                score, uses = await handler.utility(str(message.get("program", "")))
+                reply = {"op": "reply", "id": request_id, "value": score, "uses": uses}
+        except RefusedError as exc:
+            reply = {"op": "reply", "id": request_id, "error": str(exc)}
+        except (TypeError, ValueError) as exc:
+            reply = {"op": "reply", "id": request_id, "error": f"bad request: {exc}"}
+        channel.send(reply)
+
+
+@dataclass
+class SolutionRun:
+    results: list[CallResult]
+    load_error: str | None = None
+    isolation: list[str] = field(default_factory=list)
+
+
+_TIMED_OUT: Any = {"op": "__timed_out__"}
+
+
+async def _recv_within(channel: _Channel, timeout_s: float) -> dict[str, Any] | None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await channel.recv()
+    except asyncio.TimeoutError:
+        return _TIMED_OUT
+
+
+def _exit_from(message: dict[str, Any]) -> ChildExit:
+    return ChildExit(exit_code=message.get("exit_code"), signal=message.get("signal"),
+                     timed_out=bool(message.get("timed_out")), terminated=bool(message.get("terminated")))
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
+
+
+def _first_line(error: Any) -> str:
+    """The last line of a traceback (the exception itself) is what a user needs first."""
+    text = str(error or "unknown error").strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else text)[:500]
+
+
+def _with_output(reason: str, tail: str) -> str:
+    if not tail:
+        return reason
+    last = tail.splitlines()[-1][:200]
+    return f"{reason}; last output: {last}"

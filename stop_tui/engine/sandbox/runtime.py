@@ -1,0 +1,229 @@
+"""Child side of a sandbox run: loads the program and serves the engine's requests.
+
+Everything here runs in the sandboxed child, next to untrusted code, so nothing here is
+trusted by the engine: budgets are counted and enforced on the engine's side, and results are
+sent as plain JSON that the engine validates itself.
+"""
+
+from __future__ import annotations
+
+import builtins
+import socket
+import sys
+import threading
+import traceback
+from typing import Any
+
+from .protocol import encode, recv_message
+
+ERROR_TEXT_LIMIT = 2000
+
+
+class Connection:
+    """The child's end of the socket: thread-safe sends and request/reply by id."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, tuple[threading.Event, list]] = {}
+        self._pending_lock = threading.Lock()
+        self._next_id = 0
+        self._reader: threading.Thread | None = None
+
+    def send(self, message: dict) -> None:
+        data = encode(message)
+        with self._send_lock:
+            self.sock.sendall(data)
+
+    def recv(self) -> dict:
+        return recv_message(self.sock)
+
+    def start_reply_reader(self) -> None:
+        self._reader = threading.Thread(target=self._read_replies, daemon=True)
+        self._reader.start()
+
+    def _read_replies(self) -> None:
+        while True:
+            try:
+                message = self.recv()
+            except Exception:
+                message = None
+            if message is None:
+                with self._pending_lock:
+                    for done, slot in self._pending.values():
+                        slot.append({"error": "the engine closed the connection"})
+                        done.set()
+                return
+            with self._pending_lock:
+                waiter = self._pending.pop(message.get("id"), None)
+            if waiter is not None:
+                waiter[1].append(message)
+                waiter[0].set()
+
+    def request(self, message: dict) -> dict:
+        done, slot = threading.Event(), []
+        with self._pending_lock:
+            self._next_id += 1
+            request_id = self._next_id
+            self._pending[request_id] = (done, slot)
+        self.send({**message, "id": request_id})
+        done.wait()
+        return slot[0]
+
+
+class BudgetExceededError(RuntimeError):
+    pass
+
+
+class LanguageModelProxy:
+    """The `language_model` an improver sees. Calls go to the engine, which holds the budget."""
+
+    def __init__(self, conn: Connection, budget: int, max_responses_per_call: int) -> None:
+        self._conn = conn
+        self.budget = budget
+        self.max_responses_per_call = max_responses_per_call
+
+    def batch_prompt(self, expertise, message_batch, temperature=0.7):
+        if isinstance(message_batch, str):
+            message_batch = [message_batch]
+        reply = self._conn.request(
+            {"op": "lm", "expertise": str(expertise), "messages": [str(m) for m in message_batch],
+             "temperature": float(temperature)}
+        )
+        if "error" in reply:
+            raise BudgetExceededError(reply["error"])
+        return list(reply["value"])
+
+    def prompt(self, expertise, message, n_responses=1, temperature=0.7):
+        return self.batch_prompt(expertise, [message] * int(n_responses), temperature=temperature)
+
+
+class UtilityProxy:
+    """The `utility` an improver sees: scoring happens in the engine, on hidden instances."""
+
+    def __init__(self, conn: Connection, budget: int, description: str) -> None:
+        self._conn = conn
+        self.budget = budget
+        self.str = description
+        self.uses = 0
+
+    def __call__(self, program) -> float:
+        reply = self._conn.request({"op": "utility", "program": str(program)})
+        self.uses = int(reply.get("uses", self.uses + 1))
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return float(reply["value"])
+
+
+def describe_exception(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"the program called sys.exit({exc.code!r})"
+    if isinstance(exc, SyntaxError) and exc.filename in ("<solution>", "<improver>"):
+        return f"SyntaxError at line {exc.lineno}: {exc.msg}"
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    # Keep the program's own frames: they say where it went wrong.
+    text = "".join(lines)
+    return text[-ERROR_TEXT_LIMIT:]
+
+
+def load_program(source: str, filename: str) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": "__candidate__", "__builtins__": builtins}
+    code = compile(source, filename, "exec")
+    exec(code, namespace)
+    return namespace
+
+
+def serve(sock: socket.socket, isolation: list[str]) -> None:
+    conn = Connection(sock)
+    try:
+        start = conn.recv()
+    except Exception:
+        return
+    try:
+        namespace = load_program(start["source"], start.get("filename", "<program>"))
+        entry = namespace.get(start["entry"])
+        if not callable(entry):
+            raise NameError(f"the program defines no function {start['entry']}()")
+    except BaseException as exc:
+        conn.send({"op": "load_error", "error": describe_exception(exc)})
+        return
+    conn.send({"op": "ready", "isolation": isolation})
+    if start["mode"] == "improver":
+        _run_improver(conn, start, entry)
+    else:
+        _serve_solution(conn, start, entry)
+    sys.stdout.flush()
+
+
+def _run_improver(conn: Connection, start: dict, improve) -> None:
+    conn.start_reply_reader()
+    language_model = LanguageModelProxy(conn, start["lm_budget"], start["max_responses_per_call"])
+    utility = UtilityProxy(conn, start["utility_budget"], start["utility_description"])
+    try:
+        result = improve(start["initial_solution"], utility, language_model)
+    except BaseException as exc:
+        conn.send({"op": "error", "error": describe_exception(exc)})
+        return
+    if not isinstance(result, str):
+        conn.send({"op": "error", "error": f"improve_algorithm returned {type(result).__name__}, not a program string"})
+        return
+    conn.send({"op": "result", "value": result})
+
+
+def _serve_solution(conn: Connection, start: dict, algorithm) -> None:
+    converters = [_converter(kind) for kind in start.get("arg_types", [])]
+    while True:
+        try:
+            message = conn.recv()
+        except Exception:
+            return
+        if message.get("op") != "call":
+            return
+        args = message["args"]
+        _seed_generators(message.get("seed"))
+        if converters:
+            args = [convert(a) for convert, a in zip(converters, args)]
+        try:
+            value = to_plain(algorithm(*args))
+            frame = encode({"op": "return", "value": value})
+        except BaseException as exc:
+            frame = encode({"op": "raise", "error": describe_exception(exc)})
+        with conn._send_lock:
+            conn.sock.sendall(frame)
+
+
+def _seed_generators(seed) -> None:
+    """Seed the usual random generators per instance, so a randomised program scores the same
+    every time it is evaluated on the same split."""
+    if not isinstance(seed, int):
+        return
+    import random
+
+    random.seed(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed % 2**32)
+
+
+def _converter(kind: str):
+    if kind == "ndarray":
+        import numpy
+
+        return numpy.asarray
+    return lambda value: value
+
+
+def to_plain(value: Any, depth: int = 0) -> Any:
+    """Turn a program's output into JSON data; the engine validates it on its own side."""
+    if depth > 20:
+        raise ValueError("output nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_plain(v, depth + 1) for k, v in value.items()}
+    tolist = getattr(value, "tolist", None)  # NumPy arrays and scalars
+    if callable(tolist):
+        return to_plain(tolist(), depth + 1)
+    raise TypeError(f"the output is a {type(value).__name__}, which is not plain data")

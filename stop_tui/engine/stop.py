@@ -1,0 +1,300 @@
+"""STOP: the improvement step, the meta-utility and the outer loop."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .budget import BudgetExceeded, LMBudget, UtilityBudget
+from .bus import EventBus
+from .config import ACCEPT_ANY, RunConfig
+from .evaluation import Evaluator, ProgramRegistry
+from .events import (
+    BudgetRefused, CandidateScored, CandidateStarted, GenerationDecided, GenerationProposed,
+    GenerationStarted, ImproverRunFinished, MetaTrialFinished, RunFinished, RunStarted,
+)
+from .lm.base import LMRequest
+from .lm.gateway import LMGateway
+from .sandbox.limits import SandboxLimits
+from .sandbox.pool import ImproverHandler, ImproverJob, RefusedError, SandboxPool
+from .tasks import Task
+
+IMPROVE_IMPROVER = "improve-improver"
+IMPROVE_SOLUTION = "improve-solution"
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    candidate_id: str
+    sha: str
+    val: float
+    test: float
+    trials: int
+    failed_trials: int
+
+
+class ProxiedCalls(ImproverHandler):
+    """Serves one sandboxed improver run's language_model and utility calls, within its budgets."""
+
+    def __init__(self, *, gateway: LMGateway, bus: EventBus, config: RunConfig, lm_budget: LMBudget,
+                 utility_budget: UtilityBudget, utility: Callable[[str], Awaitable[float]],
+                 purpose: str, context: str, generation: int) -> None:
+        self.gateway, self.bus, self.config = gateway, bus, config
+        self.lm_budget, self.utility_budget, self._utility = lm_budget, utility_budget, utility
+        self.purpose, self.context, self.generation = purpose, context, generation
+
+    def _refuse(self, resource: str, limit: int, message: str) -> None:
+        self.bus.publish(BudgetRefused(context=self.context, resource=resource, limit=limit, message=message))
+
+    async def lm(self, expertise: str, messages: list[str], temperature: float) -> list[str]:
+        try:
+            self.lm_budget.take(len(messages))
+        except BudgetExceeded as exc:
+            self._refuse(exc.resource, exc.limit, str(exc))
+            raise RefusedError(str(exc)) from None
+        request = LMRequest(
+            request_id=self.gateway.new_request_id(), purpose=self.purpose, expertise=expertise,
+            messages=messages, temperature=min(2.0, max(0.0, temperature)), max_tokens=self.config.max_tokens,
+            context=self.context, generation=self.generation,
+        )
+        return (await self.gateway.complete(request)).responses
+
+    async def utility(self, program: str) -> tuple[float, int]:
+        if not self.utility_budget.take():
+            self._refuse("utility_calls", self.utility_budget.calls,
+                         f"utility budget spent: {self.utility_budget.calls} calls allowed; this call scores 0")
+            return 0.0, self.utility_budget.uses
+        return await self._utility(program), self.utility_budget.uses
+
+
+def meta_utility_description(config: RunConfig, task: Task) -> str:
+    """utility.str for the improvement step: what the meta-utility does, in the grey-box style."""
+    return f'''from helpers import run_improver, task_utility
+
+def meta_utility(improve_str: str) -> float:
+    """How well an improver improves a downstream program (higher is better).
+
+    Runs improve_algorithm(initial_solution, utility, language_model), defined in improve_str,
+    {config.meta_tests} times on the seed solution below. Each run gets a fresh language model
+    budget of {config.lm_calls} calls of up to {config.samples_per_call} responses, and {config.utility_budget} calls of
+    the task's utility (shown below). The score is the mean utility, on held-out instances, of
+    the programs the runs return. An exception, a timeout, a budget violation or a result
+    that is not a program scores 0 for that run.
+    """
+    total = 0.0
+    for _ in range({config.meta_tests}):
+        try:
+            improved = run_improver(improve_str, initial_solution, task_utility)
+            total += task_utility(improved, held_out=True)
+        except Exception:
+            pass
+    return total / {config.meta_tests}
+
+initial_solution = """{task.seed_source}"""
+
+# The task's utility, as the improver sees it:
+{task.description}'''
+
+
+class MetaUtility:
+    """Scores an improver: mean hidden-val utility of what it makes of the task's seed."""
+
+    def __init__(self, *, config: RunConfig, task: Task, pool: SandboxPool, gateway: LMGateway,
+                 bus: EventBus, evaluator: Evaluator, programs: ProgramRegistry) -> None:
+        self.config, self.task, self.pool, self.gateway = config, task, pool, gateway
+        self.bus, self.evaluator, self.programs = bus, evaluator, programs
+        self._scores: dict[str, asyncio.Future[CandidateScore]] = {}
+
+    def known(self, sha: str) -> CandidateScore | None:
+        future = self._scores.get(sha)
+        return future.result() if future is not None and future.done() and not future.exception() else None
+
+    async def score(self, source: str, generation: int, candidate_id: str) -> CandidateScore:
+        """Score once per distinct program: the same source asked again gets the same answer."""
+        sha = self.programs.record(source, "improver")
+        if sha not in self._scores:
+            self._scores[sha] = asyncio.ensure_future(self._score(source, sha, generation, candidate_id))
+        return await asyncio.shield(self._scores[sha])
+
+    async def _score(self, source: str, sha: str, generation: int, candidate_id: str) -> CandidateScore:
+        self.bus.publish(CandidateStarted(generation=generation, candidate_id=candidate_id, program_sha=sha))
+        trials = await asyncio.gather(*(
+            self._trial(source, sha, generation, candidate_id, i) for i in range(self.config.meta_tests)
+        ))
+        n = len(trials)
+        score = CandidateScore(
+            candidate_id=candidate_id, sha=sha,
+            val=sum(t[0] for t in trials) / n, test=sum(t[1] for t in trials) / n,
+            trials=n, failed_trials=sum(1 for t in trials if t[2]),
+        )
+        self.bus.publish(CandidateScored(
+            generation=generation, candidate_id=candidate_id, program_sha=sha, val=score.val,
+            test=score.test, trials=score.trials, failed_trials=score.failed_trials,
+        ))
+        return score
+
+    async def _trial(self, source: str, sha: str, generation: int, candidate_id: str, trial: int) -> tuple[float, float, bool]:
+        context = f"g{generation}/{sha[:8]}/t{trial}"
+        lm_budget = LMBudget(self.config.lm_calls, self.config.samples_per_call)
+        utility_budget = UtilityBudget(self.config.utility_budget)
+
+        async def task_utility(program: str) -> float:
+            return (await self.evaluator.evaluate(self.task, program, "val", context)).utility
+
+        calls = ProxiedCalls(
+            gateway=self.gateway, bus=self.bus, config=self.config, lm_budget=lm_budget,
+            utility_budget=utility_budget, utility=task_utility, purpose=IMPROVE_SOLUTION,
+            context=context, generation=generation,
+        )
+        job = ImproverJob(
+            source=source, initial_solution=self.task.seed_source, lm_budget=self.config.lm_calls,
+            max_responses_per_call=self.config.samples_per_call, utility_budget=self.config.utility_budget,
+            utility_description=self.task.description,
+            limits=SandboxLimits().with_wall(self.config.trial_timeout_s),
+        )
+        async with self.pool.improver_slots:
+            outcome = await self.pool.run_improver(job, calls)
+        val = test = 0.0
+        solution_sha = None
+        error = outcome.error
+        if outcome.result is not None:
+            solution_sha = self.programs.record(outcome.result, "solution")
+            val_eval, test_eval = await asyncio.gather(
+                self.evaluator.evaluate(self.task, outcome.result, "val", context),
+                self.evaluator.evaluate(self.task, outcome.result, "test", context),
+            )
+            val, test = val_eval.utility, test_eval.utility
+        self.bus.publish(MetaTrialFinished(
+            generation=generation, candidate_id=candidate_id, trial=trial, solution_sha=solution_sha,
+            val=val, test=test, lm_calls=lm_budget.used_calls, utility_calls=utility_budget.uses, error=error,
+        ))
+        return val, test, error is not None
+
+
+# Asked when a generation's proposal is known: (proposal, what the acceptance rule says) -> accept?
+Approver = Callable[[GenerationProposed, bool], Awaitable[bool]]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    state: str
+    reason: str
+    current_sha: str
+    current_val: float
+    current_test: float
+    generations: int
+
+
+class StopRun:
+    """The outer loop: I_{t+1} = I_t(I_t, meta_utility, LM), keeping the best improver so far."""
+
+    def __init__(self, *, config: RunConfig, task: Task, seed_improver: str, gateway: LMGateway,
+                 pool: SandboxPool, bus: EventBus, approver: Approver | None = None,
+                 run_id: str | None = None) -> None:
+        self.config, self.task, self.seed_improver = config, task, seed_improver
+        self.gateway, self.pool, self.bus, self.approver = gateway, pool, bus, approver
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.programs = ProgramRegistry(bus)
+        self.evaluator = Evaluator(pool, bus, self.programs)
+        self.meta_utility = MetaUtility(config=config, task=task, pool=pool, gateway=gateway, bus=bus,
+                                        evaluator=self.evaluator, programs=self.programs)
+        self._stop_requested = False
+
+    def request_stop(self) -> None:
+        """Finish the generation in flight, then stop."""
+        self._stop_requested = True
+
+    async def run(self) -> RunSummary:
+        seed_sha = self.programs.record(self.seed_improver, "improver")
+        self.bus.publish(RunStarted(
+            run_id=self.run_id, task=self.task.name, model=self.gateway.label, config=self.config.to_dict(),
+            seed_improver_sha=seed_sha, sandbox_isolation=self.pool.isolation,
+        ))
+        current_source = self.seed_improver
+        current = await self.meta_utility.score(current_source, 0, "g0-seed")
+        generation = 0
+        state, reason = "finished", f"completed {self.config.iterations} iterations"
+        try:
+            for generation in range(1, self.config.iterations + 1):
+                if self._stop_requested:
+                    state, reason = "stopped", "stopped on request"
+                    generation -= 1
+                    break
+                current_source, current = await self._generation(generation, current_source, current)
+        except Exception as exc:
+            state, reason = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.bus.publish(RunFinished(run_id=self.run_id, state=state, reason=reason,
+                                         current_improver_sha=current.sha, generations=generation))
+        return RunSummary(run_id=self.run_id, state=state, reason=reason, current_sha=current.sha,
+                          current_val=current.val, current_test=current.test, generations=generation)
+
+    async def _generation(self, generation: int, current_source: str, current: CandidateScore) -> tuple[str, CandidateScore]:
+        self.bus.publish(GenerationStarted(generation=generation, improver_sha=current.sha))
+        outcome, lm_budget, utility_budget = await self._improvement_step(generation, current_source)
+        returned_sha = self.programs.record(outcome.result, "improver") if outcome.result else None
+        self.bus.publish(ImproverRunFinished(
+            generation=generation, improver_sha=current.sha, returned_sha=returned_sha,
+            lm_calls=lm_budget.used_calls, utility_calls=utility_budget.uses,
+            duration_s=outcome.duration_s, error=outcome.error,
+        ))
+        if not outcome.result or not outcome.result.strip():
+            why = outcome.error or "it returned an empty program"
+            self._decide(generation, False, "rule", f"the improver failed: {why.splitlines()[-1][:300]}", current)
+            return current_source, current
+        proposal = self.meta_utility.known(returned_sha) or await self.meta_utility.score(
+            outcome.result, generation, f"g{generation}-result")
+        proposed = GenerationProposed(
+            generation=generation, candidate_id=proposal.candidate_id, program_sha=proposal.sha,
+            val=proposal.val, test=proposal.test, current_sha=current.sha,
+            current_val=current.val, current_test=current.test,
+        )
+        self.bus.publish(proposed)
+        if self.config.accept == ACCEPT_ANY:
+            by_rule, why = proposal.val > 0, "accept any: proposal has non-zero meta-utility"
+        else:
+            by_rule = proposal.val > current.val
+            why = (f"val {proposal.val:.3f} > current {current.val:.3f}" if by_rule
+                   else f"val {proposal.val:.3f} does not beat current {current.val:.3f}")
+        accepted, decided_by = by_rule, "rule"
+        if self.approver is not None:
+            accepted, decided_by = await self.approver(proposed, by_rule), "user"
+            why = "approved by the user" if accepted else "rejected by the user"
+        new_current = proposal if accepted else current
+        self._decide(generation, accepted, decided_by, why, new_current)
+        return (outcome.result if accepted else current_source), new_current
+
+    def _decide(self, generation: int, accepted: bool, decided_by: str, reason: str, current: CandidateScore) -> None:
+        self.bus.publish(GenerationDecided(
+            generation=generation, accepted=accepted, decided_by=decided_by, reason=reason,
+            current_sha=current.sha, current_val=current.val, current_test=current.test,
+        ))
+
+    async def _improvement_step(self, generation: int, source: str):
+        """Run the current improver on its own source, with the meta-utility as its utility."""
+        lm_budget = LMBudget(self.config.lm_calls, self.config.samples_per_call)
+        utility_budget = UtilityBudget(self.config.meta_utility_budget)
+        candidate_numbers = itertools.count(1)
+
+        async def meta_utility(program: str) -> float:
+            score = await self.meta_utility.score(program, generation, f"g{generation}-c{next(candidate_numbers)}")
+            return score.val
+
+        calls = ProxiedCalls(
+            gateway=self.gateway, bus=self.bus, config=self.config, lm_budget=lm_budget,
+            utility_budget=utility_budget, utility=meta_utility, purpose=IMPROVE_IMPROVER,
+            context=f"g{generation}/step", generation=generation,
+        )
+        job = ImproverJob(
+            source=source, initial_solution=source, lm_budget=self.config.lm_calls,
+            max_responses_per_call=self.config.samples_per_call, utility_budget=self.config.meta_utility_budget,
+            utility_description=meta_utility_description(self.config, self.task),
+            limits=SandboxLimits().with_wall(self.config.improver_timeout_s),
+        )
+        outcome = await self.pool.run_improver(job, calls)
+        return outcome, lm_budget, utility_budget

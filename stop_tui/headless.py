@@ -1,0 +1,78 @@
+"""The headless view: rich progress bars while a run goes, a table of generations at the end."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .engine.config import RunConfig
+from .engine.events import (
+    CandidateScored, Event, GenerationDecided, GenerationStarted, LMRequestFinished,
+    MetaTrialFinished, RunStarted,
+)
+from .engine.summary import GenerationRow
+
+
+class HeadlessProgress:
+    """Subscribes to the bus and draws progress; holds no state the events do not carry."""
+
+    def __init__(self, console: Console, config: RunConfig) -> None:
+        self.console = console
+        self.config = config
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"), console=console, transient=False,
+        )
+        self.generations = self.progress.add_task("generations", total=config.iterations, info="")
+        self.trials = self.progress.add_task("meta-utility trials", total=None, info="")
+        self.lm = self.progress.add_task("LM calls", total=None, info="")
+        self._tokens = 0
+        self._trials_done = 0
+
+    def __enter__(self) -> HeadlessProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            isolation = ", ".join(event.sandbox_isolation) or "process group only"
+            self.console.print(f"run [bold]{event.run_id}[/] · task {event.task} · model [bold]{event.model}[/] · sandbox: {isolation}")
+        elif isinstance(event, GenerationStarted):
+            self.progress.update(self.generations, info=f"generation {event.generation} running")
+        elif isinstance(event, MetaTrialFinished):
+            self._trials_done += 1
+            self.progress.update(self.trials, completed=self._trials_done)
+        elif isinstance(event, LMRequestFinished):
+            self._tokens += event.completion_tokens
+            self.progress.advance(self.lm)
+            self.progress.update(self.lm, info=f"{self._tokens:,} completion tokens")
+        elif isinstance(event, CandidateScored):
+            self.progress.update(self.trials, info=f"last: {event.candidate_id} val {event.val:.3f}")
+        elif isinstance(event, GenerationDecided):
+            self.progress.advance(self.generations)
+            verdict = "accepted" if event.accepted else "kept current"
+            self.console.print(f"generation {event.generation}: {verdict} ({event.reason})")
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def generation_table_view(rows: list[GenerationRow], model: str) -> Table:
+    table = Table(title=f"Generations (model: {model})", title_justify="left")
+    for column in ("gen", "proposed", "val", "test", "decision", "current", "current val", "current test", "LM calls", "tokens"):
+        table.add_column(column, justify="right" if column not in ("proposed", "decision", "current") else "left")
+    for row in rows:
+        decision = "seed" if row.generation == 0 else ("accepted" if row.accepted else "rejected")
+        if row.decided_by == "user" and row.generation:
+            decision += " (user)"
+        table.add_row(
+            str(row.generation), (row.proposed_sha or "—")[:8], _fmt(row.proposed_val), _fmt(row.proposed_test),
+            decision, row.current_sha[:8], _fmt(row.current_val), _fmt(row.current_test),
+            str(row.lm_calls), f"{row.completion_tokens:,}",
+        )
+    return table
