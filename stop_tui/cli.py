@@ -22,7 +22,7 @@ from .engine.tasks import TaskError, discover_tasks, load_task, load_task_folder
 EXIT_USAGE = 2
 DEFAULTS = RunConfig()
 # The scripted backend answers at once, so an improver that runs longer than this is stuck.
-SCRIPTED_TIMEOUTS = {"improver_timeout_s": 120.0, "trial_timeout_s": 30.0}
+SCRIPTED_TIMEOUTS = {"improver_timeout_s": 120.0, "trial_timeout_s": 15.0}
 
 
 class UsageError(Exception):
@@ -135,7 +135,7 @@ def _run_headless(config, task, backend, log_path: Path, console: Console) -> in
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     if args.iterations < 1:
         raise UsageError(f"--iterations must be at least 1, not {args.iterations}.")
-    config = RunConfig(model="scripted", iterations=args.iterations, improver_timeout_s=120.0, trial_timeout_s=30.0)
+    config = RunConfig(model="scripted", iterations=args.iterations, **SCRIPTED_TIMEOUTS)
     task = load_task(config.task, task_search_dirs())
     backend = make_backend("scripted", seed=config.seed)
     console.print("[bold]stop-tui demo[/]: STOP on learning parity with noise, answered by the "

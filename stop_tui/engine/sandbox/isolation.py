@@ -127,7 +127,7 @@ def apply_rlimits(limits: SandboxLimits) -> None:
             pass  # the platform's hard limit is already lower
 
     # The soft CPU limit sends SIGXCPU; the hard one, a second later, SIGKILL.
-    set_limit(resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 1)
+    set_limit(resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1)
     set_limit(resource.RLIMIT_AS, limits.memory_bytes)
     set_limit(resource.RLIMIT_FSIZE, limits.file_bytes)
     set_limit(resource.RLIMIT_NOFILE, limits.open_files)

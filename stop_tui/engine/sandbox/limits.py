@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -44,7 +45,7 @@ class SandboxLimits:
     """What one child may use. wall_s is enforced by its supervisor; the rest are rlimits."""
 
     wall_s: float = 60.0
-    cpu_s: int = 60
+    cpu_s: int | None = None  # None: as many CPU seconds as wall-clock seconds
     memory_bytes: int = 2 * 1024**3  # address space; NumPy alone maps a few hundred MB
     file_bytes: int = 16 * 1024**2  # largest file the child may write, its output log included
     open_files: int = 64
@@ -58,4 +59,8 @@ class SandboxLimits:
         return cls(**data)
 
     def with_wall(self, wall_s: float) -> SandboxLimits:
-        return replace(self, wall_s=wall_s, cpu_s=max(1, int(wall_s) + 1))
+        return replace(self, wall_s=wall_s)
+
+    @property
+    def cpu_seconds(self) -> int:
+        return self.cpu_s if self.cpu_s is not None else max(1, math.ceil(self.wall_s))

@@ -1,0 +1,99 @@
+"""Bad input: one clear sentence on stderr, exit code 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO
+from .solutions import GAUSSIAN_BRUTE_FORCE
+
+
+def stop_tui(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "stop_tui.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO, env=env, timeout=300)
+
+
+def assert_usage_error(result: subprocess.CompletedProcess, fragment: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert fragment in lines[0]
+
+
+def test_eval_json_reports_utility(tmp_path):
+    solution = tmp_path / "good.py"
+    solution.write_text(GAUSSIAN_BRUTE_FORCE)
+    result = stop_tui("eval", "--task", "lpn", "--solution", str(solution), "--split", "test", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["task"] == "lpn" and data["split"] == "test" and data["instances"] == 50
+    assert data["failures"] == 0 and data["utility"] >= 0.9
+
+
+def test_eval_reports_failures_of_a_hanging_solution(tmp_path):
+    solution = tmp_path / "hang.py"
+    solution.write_text("def algorithm(a, b, c):\n    while True:\n        pass\n")
+    result = stop_tui("eval", "--task", "lpn", "--solution", str(solution), "--json")
+    data = json.loads(result.stdout)
+    assert data["utility"] == 0.0 and data["failures"] == data["instances"]
+    assert any("timed out" in reason for reason in data["failure_reasons"])
+
+
+def test_unknown_task():
+    assert_usage_error(stop_tui("eval", "--task", "nope", "--solution", "x.py"), "unknown task 'nope'")
+
+
+def test_missing_solution_file(tmp_path):
+    assert_usage_error(stop_tui("eval", "--task", "lpn", "--solution", str(tmp_path / "missing.py")), "cannot read solution file")
+
+
+def test_solution_with_syntax_error(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def algorithm(:\n")
+    assert_usage_error(stop_tui("eval", "--task", "lpn", "--solution", str(bad)), "syntax error at line 1")
+
+
+def test_unknown_model_writes_nothing(tmp_path):
+    session = tmp_path / "session"
+    result = stop_tui("run", "--headless", "--model", "gpt-nonexistent", "--session", str(session))
+    assert_usage_error(result, "unknown model 'gpt-nonexistent'")
+    assert not session.exists()
+
+
+def test_unknown_task_for_run_writes_nothing(tmp_path):
+    session = tmp_path / "session"
+    assert_usage_error(stop_tui("run", "--headless", "--task", "nope", "--session", str(session)), "unknown task")
+    assert not session.exists()
+
+
+def test_session_directory_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = stop_tui("run", "--headless", "--iterations", "1", "--session", str(blocker / "session"))
+    assert_usage_error(result, "cannot write to session directory")
+
+
+def test_bad_numbers_are_usage_errors():
+    assert_usage_error(stop_tui("run", "--headless", "--iterations", "0"), "--iterations must be at least 1")
+    assert_usage_error(stop_tui("run", "--headless", "--iterations", "many"), "invalid int value")
+
+
+def test_tasks_lists_lpn():
+    result = stop_tui("tasks")
+    assert result.returncode == 0 and "lpn" in result.stdout
+
+
+def test_headless_run_prints_the_generation_table(tmp_path):
+    session = tmp_path / "s"
+    result = stop_tui("run", "--headless", "--task", "lpn", "--iterations", "1", "--model", "scripted",
+                      "--meta-tests", "2", "--meta-utility-budget", "4", "--trial-timeout", "8", "--session", str(session))
+    assert result.returncode == 0, result.stderr
+    assert "Generations (model: scripted)" in result.stdout
+    assert (session / "session.jsonl").exists()

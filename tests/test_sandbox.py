@@ -1,0 +1,223 @@
+"""Each sandbox limit actually fires, and nothing a program does crashes the engine."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from stop_tui.engine.budget import BudgetExceeded, LMBudget, UtilityBudget
+from stop_tui.engine.sandbox.limits import SandboxLimits, is_secret_variable, sandbox_environment
+from stop_tui.engine.sandbox.pool import ImproverHandler, ImproverJob, RefusedError, SandboxPool
+
+
+def body(code: str) -> str:
+    return "def f():\n" + "\n".join("    " + line for line in code.strip().splitlines()) + "\n"
+
+
+async def run_one(pool, code: str, per_call_s: float = 2.0, limits: SandboxLimits | None = None):
+    run = await pool.run_solution(body(code), "f", [[]], per_call_s=per_call_s, limits=limits)
+    return run.results[0]
+
+
+async def test_plain_data_round_trip(pool):
+    source = "import numpy as np\ndef f(x):\n    return np.asarray(x) * 2\n"
+    run = await pool.run_solution(source, "f", [[[1, 2]], [[3]]], per_call_s=2)
+    assert [r.value for r in run.results] == [[2, 4], [6]]
+
+
+async def test_infinite_loop_is_killed_within_timeout_plus_one_second(pool):
+    started = time.monotonic()
+    result = await run_one(pool, "while True:\n    pass", per_call_s=1.0)
+    assert not result.ok and "timed out" in result.error
+    assert time.monotonic() - started < 1.0 + 1.0
+
+
+async def test_memory_hog_is_stopped(pool):
+    limits = SandboxLimits(memory_bytes=1024**3)
+    result = await run_one(pool, "x = []\nwhile True:\n    x.append(bytearray(10**7))", per_call_s=10, limits=limits)
+    assert not result.ok and "MemoryError" in result.error
+
+
+async def test_cpu_limit_fires(pool):
+    # The wall clock is generous; the CPU-seconds rlimit ends the busy loop first.
+    result = await run_one(pool, "while True:\n    pass", per_call_s=30, limits=SandboxLimits(cpu_s=1))
+    assert not result.ok
+    assert "CPU" in result.error or "SIGKILL" in result.error
+
+
+async def test_file_size_limit_fires_on_a_flood_of_output(pool):
+    limits = SandboxLimits(file_bytes=1024**2)
+    result = await run_one(pool, "for _ in range(100000):\n    print('x' * 100)", limits=limits)
+    assert not result.ok and ("File too large" in result.error or "file size" in result.error)
+
+
+async def test_open_files_limit_fires(pool):
+    code = "files = [open('f%d' % i, 'w') for i in range(200)]\nreturn len(files)"
+    result = await run_one(pool, code, limits=SandboxLimits(open_files=32))
+    assert not result.ok and "Too many open files" in result.error
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("import os\nos._exit(3)", "exited with code 3"),
+    ("import sys\nsys.exit(1)", "sys.exit(1)"),
+    ("raise ValueError('no')", "ValueError: no"),
+])
+async def test_exits_and_exceptions_are_recorded_failures(pool, code, expected):
+    result = await run_one(pool, code)
+    assert not result.ok and expected in result.error
+    assert (await run_one(pool, "return 1")).value == 1  # the pool goes on
+
+
+async def test_no_secret_reaches_the_child(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-never-leak")
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-should-never-leak")
+    monkeypatch.setenv("DB_PASSWORD", "hunter2")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://example.invalid")
+    monkeypatch.setenv("HARMLESS_SETTING", "kept")
+    async with SandboxPool(solution_slots=1) as pool:
+        result = await run_one(pool, "import os\nreturn dict(os.environ)")
+        environ_file = await run_one(pool, "return open('/proc/self/environ').read()")
+    assert result.ok
+    names = set(result.value)
+    assert not {"OPENAI_API_KEY", "MY_SERVICE_TOKEN", "DB_PASSWORD", "ANTHROPIC_BASE_URL"} & names
+    assert result.value.get("HARMLESS_SETTING") == "kept"
+    assert "leak" not in environ_file.value and "hunter2" not in environ_file.value
+
+
+def test_secret_names_are_recognised():
+    for name in ("OPENAI_API_KEY", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "OPENROUTER_BASE",
+                 "AZURE_OPENAI_ENDPOINT", "HTTPS_PROXY", "my_api_key"):
+        assert is_secret_variable(name), name
+    assert not sandbox_environment({"PATH": "/bin", "OPENAI_API_KEY": "x"}).keys() & {"OPENAI_API_KEY"}
+
+
+async def test_processes_that_start_their_own_session_are_killed(pool):
+    marker = f"{os.getpid() % 10000 + 40000}"
+    code = f"""
+import os
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv('/bin/sleep', ['sleep', '{marker}'])
+    os._exit(0)
+return 1
+"""
+    assert (await run_one(pool, code)).value == 1
+    time.sleep(0.2)
+    survivors = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
+                survivors.append(entry.name)
+        except OSError:
+            pass
+    assert survivors == []
+
+
+async def test_filesystem_outside_scratch_is_read_only(pool, tmp_path):
+    if "read-only-filesystem" not in pool.isolation:
+        pytest.skip("this platform does not allow a mount namespace")
+    target = tmp_path / "written-by-sandbox"
+    result = await run_one(pool, f"open({str(target)!r}, 'w').write('x')\nreturn 1")
+    assert not result.ok and "Read-only file system" in result.error
+    assert not target.exists()
+    scratch = await run_one(pool, "open('mine.txt', 'w').write('ok')\nreturn open('mine.txt').read()")
+    assert scratch.value == "ok"
+
+
+async def test_no_network_in_the_sandbox(pool):
+    if "no-network" not in pool.isolation:
+        pytest.skip("this platform does not allow a network namespace")
+    code = """
+import socket
+s = socket.socket()
+s.settimeout(1)
+try:
+    s.connect(('127.0.0.1', 9))
+except OSError as exc:
+    return type(exc).__name__ + ':' + str(exc.errno)
+return 'connected'
+"""
+    result = await run_one(pool, code)
+    assert result.ok and result.value != "connected"
+
+
+class CountingHandler(ImproverHandler):
+    """Engine side of a budget: the child can ask, only this decides."""
+
+    def __init__(self, lm_calls: int = 4, utility_calls: int = 25) -> None:
+        self.lm_budget = LMBudget(lm_calls, 6)
+        self.utility_budget = UtilityBudget(utility_calls)
+
+    async def lm(self, expertise, messages, temperature):
+        try:
+            self.lm_budget.take(len(messages))
+        except BudgetExceeded as exc:
+            raise RefusedError(str(exc)) from None
+        return [f"```python\nprint({i})\n```" for i in range(len(messages))]
+
+    async def utility(self, program):
+        if not self.utility_budget.take():
+            return 0.0, self.utility_budget.uses
+        return float(len(program)), self.utility_budget.uses
+
+
+def improver_job(source: str, wall_s: float = 20.0) -> ImproverJob:
+    return ImproverJob(source=source, initial_solution="x = 1\n", lm_budget=4, max_responses_per_call=6,
+                       utility_budget=25, utility_description="len", limits=SandboxLimits().with_wall(wall_s))
+
+
+async def test_budget_overrun_is_refused_and_cannot_be_raised_by_the_child(pool):
+    source = """
+def improve_algorithm(initial_solution, utility, language_model):
+    language_model.budget = 1000          # the child may write this; the engine does not care
+    language_model.max_responses_per_call = 100
+    for _ in range(10):
+        language_model.batch_prompt('e', ['m'], temperature=0.7)
+    return initial_solution
+"""
+    handler = CountingHandler()
+    outcome = await pool.run_improver(improver_job(source), handler)
+    assert outcome.result is None and "budget exhausted" in outcome.error
+    assert handler.lm_budget.used_calls == 4
+
+
+async def test_too_many_samples_per_call_are_refused(pool):
+    source = """
+def improve_algorithm(initial_solution, utility, language_model):
+    return str(len(language_model.batch_prompt('e', ['m'] * 7)))
+"""
+    outcome = await pool.run_improver(improver_job(source), CountingHandler())
+    assert outcome.result is None and "at most 6 responses" in outcome.error
+
+
+async def test_proxies_work_from_many_threads_and_utility_budget_returns_zero(pool):
+    source = """
+from concurrent.futures import ThreadPoolExecutor
+from helpers import extract_code
+
+def improve_algorithm(initial_solution, utility, language_model):
+    with ThreadPoolExecutor(8) as ex:
+        batches = list(ex.map(lambda i: language_model.batch_prompt('e', ['m'] * 3), range(4)))
+        programs = [p for batch in batches for p in extract_code(batch)]
+        scores = list(ex.map(utility, programs * 3))  # 36 calls against a budget of 25
+    return f"{len(programs)} {sum(s > 0 for s in scores)} {utility.uses}"
+"""
+    outcome = await pool.run_improver(improver_job(source), CountingHandler())
+    assert outcome.error is None, outcome.error
+    assert outcome.result == "12 25 25"  # uses stops at the budget, as in the reference
+
+
+async def test_improver_that_loops_is_killed_at_its_wall_limit(pool):
+    started = time.monotonic()
+    outcome = await pool.run_improver(improver_job("def improve_algorithm(s, u, lm):\n    while True: pass\n", wall_s=1.0), CountingHandler())
+    assert outcome.result is None and "wall-clock" in outcome.error
+    assert time.monotonic() - started < 1.0 + 3.0
+
+
+async def test_improver_returning_a_non_string_is_a_failure(pool):
+    outcome = await pool.run_improver(improver_job("def improve_algorithm(s, u, lm):\n    return None\n"), CountingHandler())
+    assert outcome.result is None and "not a program string" in outcome.error
