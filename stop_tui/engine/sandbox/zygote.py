@@ -145,11 +145,22 @@ def _child(spec: dict, limits: SandboxLimits, channel_fd: int, isolated: list[st
         os.setpgid(0, 0)  # so the supervisor can kill the group at once
     os.chdir(scratch)
     _redirect_output(os.path.join(scratch, "output.log"))
-    os.closerange(3, channel_fd)
-    os.closerange(channel_fd + 1, 1 << 16)
+    _close_fds_except(channel_fd)
     os.environ["HOME"] = os.environ["TMPDIR"] = scratch
     isolation.apply_rlimits(limits)
     runtime.serve(socket.socket(fileno=channel_fd), isolated)
+
+
+def _close_fds_except(keep: int) -> None:
+    """Close every inherited descriptor but stdio and the channel (listing them is much
+    cheaper than closing the whole descriptor range one by one)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the descriptor of the listing itself, already closed
 
 
 def _redirect_output(log_path: str) -> None:

@@ -1,0 +1,69 @@
+"""Per-run overhead of the sandbox against a fresh-interpreter baseline, measured in one run.
+
+A STOP iteration makes thousands of sandboxed runs, so starting one must cost milliseconds.
+Prints the median and p95 wall time of:
+  baseline  a fresh `python -c "import numpy"` subprocess (what a naive sandbox pays per run)
+  sandbox   SandboxPool.run_solution() of a trivial NumPy program, one call: fork from the
+            preloaded fork server, namespaces, read-only mounts, rlimits, run, report, clean up
+  no-ns     the same without namespaces and read-only mounts (the price of that isolation)
+and their ratio. Usage: python bench/sandbox_overhead.py [runs]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+
+from stop_tui.engine.sandbox.pool import SandboxPool
+
+PROGRAM = "import numpy as np\ndef f(x):\n    return np.asarray(x).sum()\n"
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def fresh_interpreter(runs: int) -> list[float]:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import numpy; print(numpy.asarray([1, 2]).sum())"],
+                       check=True, capture_output=True)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+async def sandboxed(runs: int, isolate: bool = True) -> tuple[list[float], list[str]]:
+    async with SandboxPool(solution_slots=1, isolate=isolate) as pool:
+        for _ in range(5):  # warm up
+            await pool.run_solution(PROGRAM, "f", [[[1, 2]]], per_call_s=5)
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            run = await pool.run_solution(PROGRAM, "f", [[[1, 2]]], per_call_s=5)
+            timings.append(time.perf_counter() - started)
+            assert run.results[0].value == 3, run.results[0]
+        return timings, pool.isolation
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    baseline = fresh_interpreter(max(20, runs // 10))
+    sandbox, isolation = asyncio.run(sandboxed(runs))
+    bare, _ = asyncio.run(sandboxed(runs, isolate=False))
+    b50, s50 = statistics.median(baseline), statistics.median(sandbox)
+    print(f"sandbox isolation: {', '.join(isolation) or 'process group only'}")
+    print(f"{'':10} {'median':>10} {'p95':>10} {'runs':>6}")
+    print(f"{'baseline':10} {b50 * 1000:8.2f}ms {percentile(baseline, 0.95) * 1000:8.2f}ms {len(baseline):6}")
+    print(f"{'sandbox':10} {s50 * 1000:8.2f}ms {percentile(sandbox, 0.95) * 1000:8.2f}ms {len(sandbox):6}")
+    print(f"{'no-ns':10} {statistics.median(bare) * 1000:8.2f}ms {percentile(bare, 0.95) * 1000:8.2f}ms {len(bare):6}"
+          "   (same, without namespaces/read-only mounts: the price of isolation)")
+    print(f"sandbox / baseline (median): {s50 / b50:.3f}  ({b50 / s50:.1f}x faster than a fresh interpreter)")
+
+
+if __name__ == "__main__":
+    main()
