@@ -221,3 +221,45 @@ async def test_improver_that_loops_is_killed_at_its_wall_limit(pool):
 async def test_improver_returning_a_non_string_is_a_failure(pool):
     outcome = await pool.run_improver(improver_job("def improve_algorithm(s, u, lm):\n    return None\n"), CountingHandler())
     assert outcome.result is None and "not a program string" in outcome.error
+
+
+def test_sandboxed_processes_die_with_a_killed_engine(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    marker = f"{os.getpid() % 10000 + 50000}"
+    script = tmp_path / "engine.py"
+    script.write_text(f"""
+import asyncio
+from stop_tui.engine.sandbox.pool import SandboxPool
+async def main():
+    async with SandboxPool() as pool:
+        print('ready', flush=True)
+        code = "def f():\\n    import os\\n    os.execv('/bin/sleep', ['sleep', '{marker}'])\\n"
+        await pool.run_solution(code, 'f', [[]], per_call_s=60)
+asyncio.run(main())
+""")
+    engine = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert engine.stdout.readline().strip() == "ready"
+
+    def sleepers():
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and (entry / "cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
+                    found.append(entry.name)
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 10
+    while not sleepers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleepers(), "the sandboxed program never started"
+    engine.send_signal(signal.SIGKILL)
+    engine.wait()
+    deadline = time.monotonic() + 5
+    while sleepers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleepers() == []

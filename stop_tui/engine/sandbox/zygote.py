@@ -77,6 +77,9 @@ def supervise(spec: dict, channel_fd: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, _raise_terminate)  # the engine's polite "kill this run"
     limits = SandboxLimits.from_dict(spec["limits"])
+    # If the engine dies, the fork server dies (its own death signal), then this supervisor,
+    # then the child (its death signal) and with it the child's whole PID namespace.
+    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
     os.setsid()
     isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)  # orphans stay ours to kill
     isolated = isolation.enter_namespaces() if spec.get("isolate", True) else []
