@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from .conftest import REPO
 from .solutions import GAUSSIAN_BRUTE_FORCE
