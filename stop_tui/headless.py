@@ -54,6 +54,7 @@ class HeadlessProgress:
             self.progress.update(self.trials, info=f"last: {event.candidate_id} val {event.val:.3f}")
         elif isinstance(event, GenerationDecided):
             self.progress.advance(self.generations)
+            self.progress.update(self.generations, info=f"generation {event.generation} decided")
             verdict = "accepted" if event.accepted else "kept current"
             self.console.print(f"generation {event.generation}: {verdict} ({event.reason})")
 
