@@ -17,6 +17,18 @@ def body(code: str) -> str:
     return "def f():\n" + "\n".join("    " + line for line in code.strip().splitlines()) + "\n"
 
 
+def sleep_processes(marker: str) -> list[str]:
+    """PIDs of `sleep MARKER` processes anywhere on the machine."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
+                found.append(entry.name)
+        except OSError:
+            pass
+    return found
+
+
 async def run_one(pool, code: str, per_call_s: float = 2.0, limits: SandboxLimits | None = None):
     run = await pool.run_solution(body(code), "f", [[]], per_call_s=per_call_s, limits=limits)
     return run.results[0]
@@ -107,14 +119,7 @@ return 1
 """
     assert (await run_one(pool, code)).value == 1
     time.sleep(0.2)
-    survivors = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
-                survivors.append(entry.name)
-        except OSError:
-            pass
-    assert survivors == []
+    assert sleep_processes(marker) == []
 
 
 async def test_filesystem_outside_scratch_is_read_only(pool, tmp_path):
@@ -244,14 +249,7 @@ asyncio.run(main())
     assert engine.stdout.readline().strip() == "ready"
 
     def sleepers():
-        found = []
-        for entry in Path("/proc").iterdir():
-            try:
-                if entry.name.isdigit() and (entry / "cmdline").read_bytes() == f"sleep\0{marker}\0".encode():
-                    found.append(entry.name)
-            except OSError:
-                pass
-        return found
+        return sleep_processes(marker)
 
     deadline = time.monotonic() + 10
     while not sleepers() and time.monotonic() < deadline:
