@@ -184,12 +184,10 @@ def _serve_solution(conn: Connection, start: dict, algorithm) -> None:
         if converters:
             args = [convert(a) for convert, a in zip(converters, args)]
         try:
-            value = to_plain(algorithm(*args))
-            frame = encode({"op": "return", "value": value})
+            reply = {"op": "return", "value": to_plain(algorithm(*args))}
         except BaseException as exc:
-            frame = encode({"op": "raise", "error": describe_exception(exc)})
-        with conn._send_lock:
-            conn.sock.sendall(frame)
+            reply = {"op": "raise", "error": describe_exception(exc)}
+        conn.send(reply)
 
 
 def _seed_generators(seed) -> None:
