@@ -1,0 +1,40 @@
+"""What several commands share: the usage-error type and reading user files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..engine.session import default_sessions_root
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one sentence, exit code 2."""
+
+
+def new_session_dir(label: str) -> Path:
+    return default_sessions_root() / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}"
+
+
+def read_python_file(path: Path, what: str = "solution") -> str:
+    """A user's Python file, checked to parse (nothing runs here), or a UsageError."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"cannot read {what} file {path}: {reason}.") from None
+    try:
+        compile(source, str(path), "exec")
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        raise UsageError(f"{path} has a syntax error{f' at line {line}' if line else ''}: {getattr(exc, 'msg', exc)}.") from None
+    return source
+
+
+def require_positive(**values: int) -> None:
+    """--option values that must be at least 1 (names use underscores for dashes)."""
+    for name, value in values.items():
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, not {value}.")

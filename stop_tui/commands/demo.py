@@ -1,0 +1,34 @@
+"""`stop-tui demo`: a short scripted run, to see what stop-tui does."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from ..engine.config import RunConfig
+from ..engine.lm.models import make_backend
+from ..engine.session import prepare_session_dir
+from ..engine.tasks import load_task, task_search_dirs
+from .common import new_session_dir, require_positive
+from .run import SCRIPTED_TIMEOUTS, run_headless
+
+NAME = "demo"
+HELP = "a short scripted run, to see what stop-tui does"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--session", type=Path, help="session directory (default: a new one under ./stop-sessions)")
+    parser.add_argument("--iterations", type=int, default=3)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    require_positive(iterations=args.iterations)
+    config = RunConfig(model="scripted", iterations=args.iterations, **SCRIPTED_TIMEOUTS)
+    task = load_task(config.task, task_search_dirs())
+    backend = make_backend("scripted", seed=config.seed)
+    console.print("[bold]stop-tui demo[/]: STOP on learning parity with noise, answered by the "
+                  "[bold]scripted[/] backend (hand-written responses, not a language model).")
+    log_path = prepare_session_dir(args.session or new_session_dir("demo"))
+    return run_headless(config, task, backend, log_path, console)

@@ -1,0 +1,50 @@
+"""`stop-tui eval`: score a solution with a task's hidden scorer."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from ..engine.tasks import load_task, task_search_dirs
+from .common import read_python_file
+
+NAME = "eval"
+HELP = "score a solution with a task's hidden scorer"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--solution", required=True, type=Path)
+    parser.add_argument("--split", choices=("val", "test"), default="val")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--tasks-dir", type=Path, action="append", default=[])
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from ..engine.bus import EventBus
+    from ..engine.evaluation import Evaluator, ProgramRegistry
+    from ..engine.sandbox.pool import SandboxPool
+
+    task = load_task(args.task, task_search_dirs(args.tasks_dir))
+    source = read_python_file(args.solution)
+
+    async def evaluate():
+        bus = EventBus()
+        async with SandboxPool() as pool:
+            return await Evaluator(pool, bus, ProgramRegistry(bus)).evaluate(task, source, args.split, "eval")
+
+    result = asyncio.run(evaluate())
+    if args.json:
+        print(json.dumps({"task": task.name, "split": args.split, "utility": result.utility,
+                          "instances": result.instances, "failures": result.failures,
+                          "failure_reasons": list(result.failure_reasons)}))
+    else:
+        console.print(f"{task.name} ({args.split}, {result.instances} instances): utility [bold]{result.utility:.4f}[/], "
+                      f"{result.failures} failed")
+        for reason in result.failure_reasons:
+            console.print(f"  failure: {reason}")
+    return 0
