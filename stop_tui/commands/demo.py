@@ -12,7 +12,8 @@ from ..engine.lm.models import make_backend
 from ..engine.session import prepare_session_dir
 from ..engine.tasks import load_task, task_search_dirs
 from .common import new_session_dir, require_positive
-from .run import SCRIPTED_TIMEOUTS, run_headless
+from .run import run_headless
+from .run_options import SCRIPTED_TIMEOUTS
 
 NAME = "demo"
 HELP = "a short scripted run, to see what stop-tui does"

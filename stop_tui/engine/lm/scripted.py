@@ -24,11 +24,6 @@ from .base import ChunkCallback, LMRequest, LMResult, estimate_tokens
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "scripted_library"
 TAG = re.compile(r"#\s*scripted:\s*([\w-]+)/([\w-]+)")
-# How to recognise the kind of an untagged program (e.g. a seed) in a prompt.
-KIND_MARKERS = {
-    "improver": re.compile(r"def\s+improve_algorithm\s*\("),
-    "lpn": re.compile(r"def\s+algorithm\s*\(\s*train_samples"),
-}
 BROKEN = -1
 # Probability of drawing a response relative to the level L of the program in the prompt.
 DRAW_WEIGHTS = {"broken": 0.12, "worse": 0.08, "same": 0.30, "next": 0.38, "leap": 0.12}
@@ -44,7 +39,10 @@ class LibraryEntry:
 
 
 class ScriptedLibrary:
-    def __init__(self, entries: list[LibraryEntry]) -> None:
+    """Responses by kind; `markers` (checked in order) recognise untagged programs of a kind."""
+
+    def __init__(self, entries: list[LibraryEntry], markers: list[tuple[str, re.Pattern[str]]]) -> None:
+        self.markers = markers
         self.by_kind: dict[str, list[LibraryEntry]] = defaultdict(list)
         self.by_tag: dict[tuple[str, str], LibraryEntry] = {}
         for entry in entries:
@@ -53,15 +51,20 @@ class ScriptedLibrary:
 
     @classmethod
     def load(cls, directory: Path = LIBRARY_DIR) -> ScriptedLibrary:
-        index = tomllib.loads((directory / "index.toml").read_text(encoding="utf-8"))
-        entries = []
-        for item in index.get("response", []):
-            path = directory / item["file"]
-            entries.append(LibraryEntry(
-                kind=item["kind"], slug=path.stem, level=int(item["level"]),
-                summary=item.get("summary", ""), text=path.read_text(encoding="utf-8"),
-            ))
-        return cls(entries)
+        """Every `*/index.toml` under directory: one folder per kind of program."""
+        entries, markers = [], []
+        for index_path in sorted(directory.glob("*/index.toml")):
+            index = tomllib.loads(index_path.read_text(encoding="utf-8"))
+            kind = index["kind"]
+            markers.append((index.get("priority", 1), kind, re.compile(index["marker"])))
+            for item in index.get("response", []):
+                path = index_path.parent / item["file"]
+                entries.append(LibraryEntry(
+                    kind=kind, slug=path.stem, level=int(item["level"]),
+                    summary=item.get("summary", ""), text=path.read_text(encoding="utf-8"),
+                ))
+        markers.sort(key=lambda m: m[0])
+        return cls(entries, [(kind, pattern) for _, kind, pattern in markers])
 
     def classify(self, prompt: str) -> tuple[str | None, int]:
         """(kind, level) of the program a prompt asks to improve; the best tagged one wins."""
@@ -69,7 +72,7 @@ class ScriptedLibrary:
         if tagged:
             best = max(tagged, key=lambda e: e.level)
             return best.kind, max(best.level, 0)
-        for kind, marker in KIND_MARKERS.items():
+        for kind, marker in self.markers:
             if marker.search(prompt):
                 return kind, 0
         return None, 0
