@@ -76,6 +76,29 @@ class EngineError(Event):
 
 
 @dataclass(kw_only=True)
+class RunPaused(Event):
+    """New LM requests wait until the run is unpaused; work in flight goes on."""
+
+    type_name: ClassVar[str] = "run_paused"
+    by: str = "user"
+
+
+@dataclass(kw_only=True)
+class RunUnpaused(Event):
+    type_name: ClassVar[str] = "run_unpaused"
+    by: str = "user"
+
+
+@dataclass(kw_only=True)
+class Notice(Event):
+    """Something a user should read once (a fallback taken, a price unknown...)."""
+
+    type_name: ClassVar[str] = "notice"
+    message: str
+    level: str = "info"  # "info" | "warning"
+
+
+@dataclass(kw_only=True)
 class ProgramRecorded(Event):
     """A program's source, logged once; other events refer to it by sha."""
 
@@ -198,6 +221,7 @@ class GenerationStarted(Event):
     type_name: ClassVar[str] = "generation_started"
     generation: int
     improver_sha: str
+    attempt: int = 1  # a generation the user rejected and retried starts again with attempt + 1
 
 
 @dataclass(kw_only=True)
@@ -225,11 +249,16 @@ class GenerationProposed(Event):
     current_sha: str
     current_val: float
     current_test: float
+    attempt: int = 1
 
 
 @dataclass(kw_only=True)
 class GenerationDecided(Event):
-    """Whether the proposed improver became current. decided_by: "rule" or "user"."""
+    """Whether the proposed improver became current. decided_by: "rule" or "user".
+
+    action is what the decider chose: "approve", "reject", "retry" (reject, then run the
+    generation's improvement step again) or "stop" (reject, then end the run).
+    """
 
     type_name: ClassVar[str] = "generation_decided"
     generation: int
@@ -239,3 +268,5 @@ class GenerationDecided(Event):
     current_sha: str
     current_val: float
     current_test: float
+    attempt: int = 1
+    action: str = ""

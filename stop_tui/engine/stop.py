@@ -14,7 +14,8 @@ from .config import ACCEPT_ANY, RunConfig
 from .evaluation import Evaluator, ProgramRegistry
 from .events import (
     BudgetRefused, CandidateScored, CandidateStarted, GenerationDecided, GenerationProposed,
-    GenerationStarted, ImproverRunFinished, MetaTrialFinished, RunFinished, RunStarted,
+    GenerationStarted, ImproverRunFinished, MetaTrialFinished, RunFinished, RunPaused, RunStarted,
+    RunUnpaused,
 )
 from .lm.base import LMRequest
 from .lm.gateway import LMGateway
@@ -174,8 +175,11 @@ class MetaUtility:
         return val, test, error is not None
 
 
-# Asked when a generation's proposal is known: (proposal, what the acceptance rule says) -> accept?
-Approver = Callable[[GenerationProposed, bool], Awaitable[bool]]
+# What an approver may decide about a generation's proposal.
+APPROVE, REJECT, RETRY, STOP = "approve", "reject", "retry", "stop"
+DECISIONS = (APPROVE, REJECT, RETRY, STOP)
+# Asked when a generation's proposal is known: (proposal, what the acceptance rule says) -> decision.
+Approver = Callable[[GenerationProposed, bool], Awaitable[str]]
 
 
 @dataclass
@@ -208,6 +212,26 @@ class StopRun:
         """Finish the generation in flight, then stop."""
         self._stop_requested = True
 
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested
+
+    @property
+    def paused(self) -> bool:
+        return self.gateway.paused
+
+    def pause(self) -> None:
+        """Hold new LM requests until resume(); sandboxed work in flight goes on (and keeps
+        its wall clock, so a long pause can time out an improver waiting on the LM)."""
+        if not self.gateway.paused:
+            self.gateway.pause()
+            self.bus.publish(RunPaused())
+
+    def resume(self) -> None:
+        if self.gateway.paused:
+            self.gateway.resume()
+            self.bus.publish(RunUnpaused())
+
     async def run(self) -> RunSummary:
         seed_sha = self.programs.record(self.seed_improver, "improver")
         self.bus.publish(RunStarted(
@@ -224,7 +248,10 @@ class StopRun:
                     state, reason = "stopped", "stopped on request"
                     generation -= 1
                     break
-                current_source, current = await self._generation(generation, current_source, current)
+                attempt, retry = 1, True
+                while retry:  # the user may reject a proposal and run the step again
+                    current_source, current, retry = await self._generation(generation, attempt, current_source, current)
+                    attempt += 1
         except Exception as exc:
             state, reason = "failed", f"{type(exc).__name__}: {exc}"
             raise
@@ -234,9 +261,12 @@ class StopRun:
         return RunSummary(run_id=self.run_id, state=state, reason=reason, current_sha=current.sha,
                           current_val=current.val, current_test=current.test, generations=generation)
 
-    async def _generation(self, generation: int, current_source: str, current: CandidateScore) -> tuple[str, CandidateScore]:
-        self.bus.publish(GenerationStarted(generation=generation, improver_sha=current.sha))
-        outcome, lm_budget, utility_budget = await self._improvement_step(generation, current_source)
+    async def _generation(self, generation: int, attempt: int, current_source: str,
+                          current: CandidateScore) -> tuple[str, CandidateScore, bool]:
+        """One generation: (improver now current, its score, whether the user asked to retry)."""
+        self.bus.publish(GenerationStarted(generation=generation, improver_sha=current.sha, attempt=attempt))
+        label = f"g{generation}" if attempt == 1 else f"g{generation}a{attempt}"
+        outcome, lm_budget, utility_budget = await self._improvement_step(generation, label, current_source)
         returned_sha = self.programs.record(outcome.result, "improver") if outcome.result else None
         self.bus.publish(ImproverRunFinished(
             generation=generation, improver_sha=current.sha, returned_sha=returned_sha,
@@ -245,14 +275,15 @@ class StopRun:
         ))
         if not outcome.result or not outcome.result.strip():
             why = outcome.error or "it returned an empty program"
-            self._decide(generation, False, "rule", f"the improver failed: {why.splitlines()[-1][:300]}", current)
-            return current_source, current
+            self._decide(generation, attempt, False, "rule", REJECT,
+                         f"the improver failed: {why.splitlines()[-1][:300]}", current)
+            return current_source, current, False
         proposal = self.meta_utility.known(returned_sha) or await self.meta_utility.score(
-            outcome.result, generation, f"g{generation}-result")
+            outcome.result, generation, f"{label}-result")
         proposed = GenerationProposed(
             generation=generation, candidate_id=proposal.candidate_id, program_sha=proposal.sha,
             val=proposal.val, test=proposal.test, current_sha=current.sha,
-            current_val=current.val, current_test=current.test,
+            current_val=current.val, current_test=current.test, attempt=attempt,
         )
         self.bus.publish(proposed)
         if self.config.accept == ACCEPT_ANY:
@@ -261,34 +292,42 @@ class StopRun:
             by_rule = proposal.val > current.val
             why = (f"val {proposal.val:.3f} > current {current.val:.3f}" if by_rule
                    else f"val {proposal.val:.3f} does not beat current {current.val:.3f}")
-        accepted, decided_by = by_rule, "rule"
+        action, decided_by = (APPROVE if by_rule else REJECT), "rule"
         if self.approver is not None:
-            accepted, decided_by = await self.approver(proposed, by_rule), "user"
-            why = "approved by the user" if accepted else "rejected by the user"
+            action, decided_by = await self.approver(proposed, by_rule), "user"
+            if action not in DECISIONS:
+                raise ValueError(f"an approver answered {action!r}; expected one of {', '.join(DECISIONS)}")
+            why = {APPROVE: "approved by the user", REJECT: "rejected by the user",
+                   RETRY: "rejected by the user, who retries the step", STOP: "rejected by the user, who stops the run"}[action]
+            if action == STOP:
+                self.request_stop()
+        accepted = action == APPROVE
         new_current = proposal if accepted else current
-        self._decide(generation, accepted, decided_by, why, new_current)
-        return (outcome.result if accepted else current_source), new_current
+        self._decide(generation, attempt, accepted, decided_by, action, why, new_current)
+        return (outcome.result if accepted else current_source), new_current, action == RETRY
 
-    def _decide(self, generation: int, accepted: bool, decided_by: str, reason: str, current: CandidateScore) -> None:
+    def _decide(self, generation: int, attempt: int, accepted: bool, decided_by: str, action: str, reason: str,
+                current: CandidateScore) -> None:
         self.bus.publish(GenerationDecided(
             generation=generation, accepted=accepted, decided_by=decided_by, reason=reason,
             current_sha=current.sha, current_val=current.val, current_test=current.test,
+            attempt=attempt, action=action,
         ))
 
-    async def _improvement_step(self, generation: int, source: str):
+    async def _improvement_step(self, generation: int, label: str, source: str):
         """Run the current improver on its own source, with the meta-utility as its utility."""
         lm_budget = LMBudget(self.config.lm_calls, self.config.samples_per_call)
         utility_budget = UtilityBudget(self.config.meta_utility_budget)
         candidate_numbers = itertools.count(1)
 
         async def meta_utility(program: str) -> float:
-            score = await self.meta_utility.score(program, generation, f"g{generation}-c{next(candidate_numbers)}")
+            score = await self.meta_utility.score(program, generation, f"{label}-c{next(candidate_numbers)}")
             return score.val
 
         calls = ProxiedCalls(
             gateway=self.gateway, bus=self.bus, config=self.config, lm_budget=lm_budget,
             utility_budget=utility_budget, utility=meta_utility, purpose=IMPROVE_IMPROVER,
-            context=f"g{generation}/step", generation=generation,
+            context=f"{label}/step", generation=generation,
         )
         job = ImproverJob(
             source=source, initial_solution=source, lm_budget=self.config.lm_calls,

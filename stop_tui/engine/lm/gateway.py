@@ -16,6 +16,8 @@ class LMGateway:
         self.backend = backend
         self.bus = bus
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._unpaused = asyncio.Event()
+        self._unpaused.set()
         self._ids = itertools.count(1)
         self.calls = 0
         self.prompt_tokens = 0
@@ -29,9 +31,22 @@ class LMGateway:
     def new_request_id(self) -> str:
         return f"r{next(self._ids):05d}"
 
+    @property
+    def paused(self) -> bool:
+        return not self._unpaused.is_set()
+
+    def pause(self) -> None:
+        """Hold new requests at the door; requests already sent finish."""
+        self._unpaused.clear()
+
+    def resume(self) -> None:
+        self._unpaused.set()
+
     async def complete(self, request: LMRequest) -> LMResult:
         """Run one request; failures come back as an LMResult with error set and empty samples."""
+        await self._unpaused.wait()
         async with self._slots:
+            await self._unpaused.wait()  # paused while this request queued for a slot
             self.bus.publish(LMRequestStarted(
                 request_id=request.request_id, purpose=request.purpose, model=self.backend.label,
                 n=len(request.messages), temperature=request.temperature, max_tokens=request.max_tokens,
