@@ -51,3 +51,12 @@ def as_labels(output: Any, length: int, n_labels: int = 2) -> list[Any] | None:
 
 def clamp(value: float, low: float = 0.0, high: float = 1.0) -> float:
     return max(low, min(high, value))
+
+
+def as_string(output: Any, length: int, alphabet: str) -> str | None:
+    """A str of exactly `length` characters, each one of `alphabet` (case-sensitive); no lists of characters."""
+    if not isinstance(output, str) or len(output) != length:
+        return None
+    if not set(output) <= set(alphabet):
+        return None
+    return output
