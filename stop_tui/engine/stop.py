@@ -252,6 +252,9 @@ class StopRun:
                 while retry:  # the user may reject a proposal and run the step again
                     current_source, current, retry = await self._generation(generation, attempt, current_source, current)
                     attempt += 1
+        except asyncio.CancelledError:  # stopped at once by its owner (e.g. the TUI's "stop now")
+            state, reason = "stopped", "stopped at once on request; work in flight was abandoned"
+            raise
         except Exception as exc:
             state, reason = "failed", f"{type(exc).__name__}: {exc}"
             raise
