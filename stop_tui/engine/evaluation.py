@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import time
 from dataclasses import dataclass
 
 from .bus import EventBus
 from .events import ProgramRecorded, SolutionEvaluated
 from .sandbox.pool import SandboxPool
-from .tasks import Task
+from .tasks import ScorerError, Task, TaskError
 
 FAILURE_REASONS_KEPT = 5
 
@@ -64,37 +63,41 @@ class Evaluator:
 
     async def _evaluate(self, task: Task, source: str, sha: str, split: str, context: str) -> Evaluation:
         started = time.monotonic()
-        instances = task.instances(split)
+        try:
+            instances = task.instances(split)
+        except TaskError as exc:  # a broken generate(): every instance fails, the run goes on
+            evaluation = Evaluation(utility=0.0, instances=task.splits[split].count,
+                                    failures=task.splits[split].count, failure_reasons=(str(exc),))
+            self._publish(evaluation, task, sha, split, context, started)
+            return evaluation
         run = await self.pool.run_solution(
             source, task.entry, [i.args for i in instances], seeds=[i.seed for i in instances],
             per_call_s=task.time_limit_s, arg_types=task.arg_types, stop_after_timeout=True,
         )
-        low, high = task.utility_range
         total, reasons, failures = 0.0, [], 0
         for instance, result in zip(instances, run.results):
             if not result.ok:
                 failures += 1
                 reasons.append(result.error or "failed")
                 continue
-            try:
-                value = float(task.scorer.score(instance.args, instance.answer, result.value, result.elapsed_s))
-                if not math.isfinite(value):
-                    raise ValueError(f"the scorer returned {value}")
-            except Exception as exc:  # a broken scorer marks the instance, it does not end the run
+            try:  # a broken scorer marks the instance as failed, it does not end the run
+                total += task.score(instance, result.value, result.elapsed_s)
+            except ScorerError as exc:
                 failures += 1
-                reasons.append(f"scorer error in {task.folder.name}/scorer.py: {type(exc).__name__}: {exc}")
-                continue
-            total += min(high, max(low, value))
+                reasons.append(str(exc))
         evaluation = Evaluation(
             utility=total / len(instances) if instances else 0.0,
             instances=len(instances),
             failures=failures,
             failure_reasons=tuple(dict.fromkeys(reasons))[:FAILURE_REASONS_KEPT],
         )
+        self._publish(evaluation, task, sha, split, context, started)
+        return evaluation
+
+    def _publish(self, evaluation: Evaluation, task: Task, sha: str, split: str, context: str, started: float) -> None:
         self._ids += 1
         self.bus.publish(SolutionEvaluated(
             eval_id=f"e{self._ids:06d}", context=context, task=task.name, split=split, program_sha=sha,
             utility=evaluation.utility, instances=evaluation.instances, failures=evaluation.failures,
             failure_reasons=list(evaluation.failure_reasons), duration_s=time.monotonic() - started,
         ))
-        return evaluation
