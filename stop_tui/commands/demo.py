@@ -12,24 +12,27 @@ from ..engine.lm.models import make_backend
 from ..engine.session import prepare_session_dir
 from ..engine.tasks import load_task, task_search_dirs
 from .common import new_session_dir, require_positive
-from .run import run_headless
+from .run import add_view_options, start
 from .run_options import SCRIPTED_TIMEOUTS
 
 NAME = "demo"
 HELP = "a short scripted run, to see what stop-tui does"
+DEMO_CHUNK_DELAY_S = 0.03  # per streamed line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", type=Path, help="session directory (default: a new one under ./stop-sessions)")
     parser.add_argument("--iterations", type=int, default=3)
+    add_view_options(parser)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     require_positive(iterations=args.iterations)
     config = RunConfig(model="scripted", iterations=args.iterations, **SCRIPTED_TIMEOUTS)
     task = load_task(config.task, task_search_dirs())
-    backend = make_backend("scripted", seed=config.seed)
+    # Paced streaming, so the TUI shows samples being written as a real model would.
+    backend = make_backend("scripted", seed=config.seed, chunk_delay_s=0.0 if args.headless else DEMO_CHUNK_DELAY_S)
     console.print("[bold]stop-tui demo[/]: STOP on learning parity with noise, answered by the "
                   "[bold]scripted[/] backend (hand-written responses, not a language model).")
     log_path = prepare_session_dir(args.session or new_session_dir("demo"))
-    return run_headless(config, task, backend, log_path, console)
+    return start(config, task, backend, log_path, console, headless=args.headless, gate=not args.no_gate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +21,13 @@ HELP = "run STOP"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_options(parser)
+    add_view_options(parser)
+
+
+def add_view_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="no TUI: progress bars and a final table")
+    parser.add_argument("--no-gate", action="store_true",
+                        help="in the TUI, let the acceptance rule decide each generation without asking")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -28,23 +35,55 @@ def run(args: argparse.Namespace, console: Console) -> int:
     # Validate everything before creating anything, so bad input leaves nothing behind.
     task = load_task(config.task, task_search_dirs(args.tasks_dir))
     backend = make_backend(config.model, seed=config.seed)
-    if not getattr(args, "headless", True):
-        console.print("[yellow]The TUI is not part of this version yet; running headless.[/]")
     log_path = prepare_session_dir(args.session or new_session_dir(config.task))
-    return run_headless(config, task, backend, log_path, console)
+    return start(config, task, backend, log_path, console, headless=args.headless, gate=not args.no_gate)
+
+
+def start(config, task, backend, log_path: Path, console: Console, *, headless: bool, gate: bool) -> int:
+    """Run in the TUI, or headless when asked or when there is no terminal to draw on."""
+    if not headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        console.print("[yellow]No terminal to draw the TUI on; running headless (pass --headless to say so).[/]")
+        headless = True
+    if headless:
+        return run_headless(config, task, backend, log_path, console)
+    return run_tui(config, task, backend, log_path, console, gate=gate)
+
+
+def run_tui(config, task, backend, log_path: Path, console: Console, *, gate: bool) -> int:
+    from ..ui.app import StopApp
+    from ..ui.sources import LiveRun
+
+    StopApp(LiveRun(config=config, task=task, backend=backend, log_path=log_path, gate=gate)).run()
+    return print_outcome(log_path, backend.label, console)
 
 
 def run_headless(config, task, backend, log_path: Path, console: Console) -> int:
     from ..engine.runner import run_session
-    from ..engine.summary import generation_table
-    from ..headless import HeadlessProgress, generation_table_view
+    from ..headless import HeadlessProgress
 
     console.print(f"session log: {log_path}")
     with HeadlessProgress(console, config) as view:
-        summary = asyncio.run(run_session(config=config, task=task, backend=backend, log_path=log_path,
-                                          subscribers=[view.handle]))
+        asyncio.run(run_session(config=config, task=task, backend=backend, log_path=log_path,
+                                subscribers=[view.handle]))
+    return print_outcome(log_path, backend.label, console)
+
+
+def print_outcome(log_path: Path, model_label: str, console: Console) -> int:
+    """The generation table and how the run ended, read back from its log (which proves the
+    log alone replays to the same table); exit status 1 if the run failed."""
+    from ..engine.summary import final_state, generation_table
+    from ..headless import generation_table_view
+
     _, events = read_session(log_path)
-    console.print(generation_table_view(generation_table(events), backend.label))
-    console.print(f"run {summary.state}: {summary.reason}; current improver {summary.current_sha[:8]} "
-                  f"(val {summary.current_val:.3f}, test {summary.current_test:.3f}); log: {log_path}")
-    return 0 if summary.state != "failed" else 1
+    rows = generation_table(events)
+    if rows:
+        console.print(generation_table_view(rows, model_label))
+    finished = final_state(events)
+    if finished is None:
+        console.print(f"the run did not finish; everything completed is in {log_path}")
+        return 1
+    current = rows[-1] if rows else None
+    scores = f" (val {current.current_val:.3f}, test {current.current_test:.3f})" if current else ""
+    console.print(f"run {finished.state}: {finished.reason}; current improver "
+                  f"{finished.current_improver_sha[:8]}{scores}; log: {log_path}")
+    return 0 if finished.state != "failed" else 1

@@ -1,0 +1,1 @@
+"""The Textual app: renders a run's events (live or recorded) and drives the engine's controls."""

@@ -1,0 +1,299 @@
+"""The stop-tui app: a live (or recorded) STOP run in panes, with the approval gate and controls.
+
+The app holds no state of its own about the run: events go into a RunModel, and a timer
+repaints what the model marks as changed, about ten times a second, however fast the events
+come. The engine runs in a worker in the app's event loop; its failures become a modal, never
+a traceback over the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from ..engine.events import Event, GenerationProposed
+from ..engine.stop import STOP
+from ..paths import bundled_themes_dir
+from .model import ENDED, RunModel
+from .screens.approval import LATER, ApprovalScreen
+from .screens.confirm_stop import AFTER_GENERATION, NOW, ConfirmStopScreen
+from .screens.engine_error import EngineErrorScreen
+from .screens.help import HelpScreen
+from .settings import Settings, config_dir
+from .sources import LiveRun, RecordedRun
+from .themes import load_themes
+from .widgets.candidate_stream import CandidateStream
+from .widgets.diff_view import DiffView
+from .widgets.improver_source import ImproverSource
+from .widgets.leaderboard import Leaderboard
+from .widgets.progress_plot import ProgressPlot
+from .widgets.run_header import RunHeader
+
+DEFAULT_THEME = "stop-dark"
+REFRESH_HZ = 10  # repaints a second; chunk floods are coalesced into these
+
+
+class StopApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "stop-tui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("p", "toggle_pause", "Pause/resume", id="pause"),
+        Binding("a", "review", "Review proposal", id="review"),
+        Binding("s", "stop_run", "Stop run", id="stop"),
+        Binding("d", "show_tab('diff')", "Diff", id="show-diff"),
+        Binding("l", "show_tab('live')", "Live", id="show-live"),
+        Binding("v", "toggle_side_by_side", "Side by side", id="side-by-side", show=False),
+        Binding("f", "follow_newest", "Follow newest", id="follow-newest", show=False),
+        Binding("o", "cycle_sort", "Sort leaderboard", id="sort-leaderboard", show=False),
+        Binding("q", "quit_app", "Quit", id="quit"),
+    ]
+
+    def __init__(self, source: LiveRun | RecordedRun, *, settings: Settings | None = None,
+                 clock: Callable[[], float] = time.time, theme_dirs: list[Path] | None = None,
+                 refresh_hz: float = REFRESH_HZ) -> None:
+        super().__init__()
+        self.source = source
+        self.model = RunModel()
+        self.settings = settings or Settings.load()
+        self.clock = clock
+        self.theme_dirs = theme_dirs if theme_dirs is not None else [bundled_themes_dir(), config_dir() / "themes"]
+        self.refresh_hz = refresh_hz
+        self._pending: asyncio.Future[str] | None = None
+        self._pending_by_rule = False
+        self._quit_after_run = False
+        self._engine: Worker | None = None
+
+    # --- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="run-header")
+        with TabbedContent(initial="live"):
+            with TabPane("Live", id="live"):
+                with Horizontal():
+                    with Vertical(id="left"):
+                        yield ImproverSource(id="improver")
+                        yield Leaderboard(id="leaderboard")
+                    with Vertical(id="right"):
+                        yield CandidateStream(id="stream")
+                        yield ProgressPlot(id="plot")
+            with TabPane("Diff", id="diff"):
+                yield DiffView(id="diff-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#improver").border_title = "improver source"
+        self.query_one("#leaderboard").border_title = "leaderboard (click a header or press o to sort)"
+        self.query_one("#stream").border_title = "LM requests (enter: follow, f: newest)"
+        self.query_one("#plot").border_title = "progress"
+        self._install_themes()
+        if self.settings.keymap:
+            self._install_keymap()
+        if self.settings.problem:
+            self.notify(self.settings.problem, severity="warning")
+        self.set_interval(1 / self.refresh_hz, self.repaint)
+        self._engine = self.run_worker(self._drive(), name="engine", group="engine", exit_on_error=False)
+
+    def _install_themes(self) -> None:
+        themes, problems = load_themes(self.theme_dirs)
+        for theme in themes:
+            self.register_theme(theme)
+        for problem in problems:
+            self.notify(problem, severity="warning", timeout=8)
+        wanted = self.settings.theme or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            self.notify(f"theme {wanted!r} is not installed; using {DEFAULT_THEME}", severity="warning")
+            wanted = DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        try:
+            self.settings.remember_theme(theme.name)
+        except OSError as exc:
+            self.notify(f"could not remember the theme in {self.settings.path}: {exc.strerror}", severity="warning")
+        self.query_one(ImproverSource).show(self.model)  # code colours follow light/dark
+
+    def _install_keymap(self) -> None:
+        known = {b.id for _, bindings in self.binding_sections() for b in bindings}
+        unknown = sorted(set(self.settings.keymap) - known)
+        if unknown:
+            self.notify(f"unknown binding ids in {self.settings.path}: {', '.join(unknown)} (see ? for the ids)",
+                        severity="warning", timeout=8)
+        self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in known})
+
+    # --- the engine ---------------------------------------------------------------------
+
+    async def _drive(self) -> None:
+        await self.source.drive(self.receive_event, self._approve)
+
+    def receive_event(self, event: Event) -> None:
+        self.model.apply(event)
+
+    async def _approve(self, proposed: GenerationProposed, by_rule: bool) -> str:
+        """The approval gate: the engine waits here until the user decides."""
+        self._pending = asyncio.get_running_loop().create_future()
+        self._pending_by_rule = by_rule
+        for _ in range(200):  # the bus hands the proposal to the model a moment later
+            if self.model.awaiting_decision is not None:
+                break
+            await asyncio.sleep(0.01)
+        self.repaint()
+        self.bell()
+        self.action_review()
+        try:
+            return await self._pending
+        finally:
+            self._pending = None
+
+    def _decided(self, decision: str | None) -> None:
+        if self._pending is None or self._pending.done():
+            return
+        if decision in (None, LATER):
+            self.notify("The run waits for your decision: press a to review the proposal.", timeout=6)
+            self.refresh_bindings()
+            return
+        self._pending.set_result(decision)
+        self.refresh_bindings()
+
+    @on(Worker.StateChanged)
+    def _engine_state(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._engine:
+            return
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            message = f"{type(error).__name__}: {error}" if error else "unknown error"
+            self.push_screen(EngineErrorScreen(message, str(self.source.log_path)))
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self.repaint()
+            self.refresh_bindings()
+            if event.state == WorkerState.SUCCESS and self.source.controllable:
+                self.notify(f"Run {self.model.state}. The session log is {self.source.log_path}; q quits.", timeout=10)
+            if self._quit_after_run:
+                self.exit(0)
+
+    @property
+    def run_active(self) -> bool:
+        return self._engine is not None and self._engine.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    # --- painting -----------------------------------------------------------------------
+
+    def repaint(self) -> None:
+        """Show what changed since the last repaint."""
+        model, now = self.model, self.clock()
+        dirty = model.dirty
+        model.dirty = type(dirty)()
+        with self.batch_update():
+            self.query_one(RunHeader).show(model, now, self.source.label)
+            self.query_one(CandidateStream).show(model, now, dirty.requests, dirty.scores)
+            self.query_one(Leaderboard).show(model, now, dirty.candidates)
+            if dirty.generations or dirty.programs or dirty.status:
+                self.query_one(ImproverSource).show(model)
+                self.query_one(DiffView).show(model)
+                self.query_one(ProgressPlot).show(model)
+        if dirty.status:
+            self.refresh_bindings()
+
+    # --- actions ------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys that cannot work now leave the footer."""
+        if action in ("toggle_pause", "stop_run"):
+            return self.source.controllable and self.run_active and self.model.state not in ENDED
+        if action == "review":
+            return self._pending is not None and not isinstance(self.screen, ApprovalScreen)
+        return True
+
+    def action_toggle_pause(self) -> None:
+        if self.source.paused:
+            self.source.resume()
+            self.notify("Resumed: new LM requests go out again.")
+        else:
+            self.source.pause()
+            self.notify("Paused: no new LM requests; work in flight finishes (and keeps its wall-clock limit).")
+        self.refresh_bindings()
+
+    def action_review(self) -> None:
+        pending = self.model.awaiting_decision
+        if self._pending is None or pending is None or isinstance(self.screen, ApprovalScreen):
+            return
+        self.push_screen(ApprovalScreen(self.model, pending, self._pending_by_rule), callback=self._decided)
+
+    def action_stop_run(self) -> None:
+        if self.run_active and self.source.controllable:
+            self.push_screen(ConfirmStopScreen(), callback=self._stop_chosen)
+
+    def action_quit_app(self) -> None:
+        if self.run_active and self.source.controllable:
+            self.push_screen(ConfirmStopScreen(then_quit=True), callback=self._stop_then_quit)
+        else:
+            self.exit(0)
+
+    def _stop_then_quit(self, choice: str | None) -> None:
+        if choice in (AFTER_GENERATION, NOW):
+            self._quit_after_run = True
+        self._stop_chosen(choice)
+
+    def _stop_chosen(self, choice: str | None) -> None:
+        if choice == AFTER_GENERATION:
+            self.source.request_stop()
+            if self._pending is not None and not self._pending.done():
+                self._pending.set_result(STOP)
+            self.notify("The run stops after the generation in flight.")
+        elif choice == NOW:
+            self.source.request_stop()
+            if self._engine is not None:
+                self._engine.cancel()
+            self.notify("Stopping now; completed work is in the session log.")
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_toggle_side_by_side(self) -> None:
+        self.query_one(DiffView).toggle_side_by_side()
+
+    def action_follow_newest(self) -> None:
+        self.query_one(CandidateStream).follow(None)
+
+    def action_cycle_sort(self) -> None:
+        self.query_one(Leaderboard).cycle_sort()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.binding_sections(), self.settings.keymap))
+
+    def binding_sections(self) -> list[tuple[str, list[Binding]]]:
+        return [("main screen", list(self.BINDINGS)), ("approval panel", list(ApprovalScreen.BINDINGS)),
+                ("stop confirmation", list(ConfirmStopScreen.BINDINGS))]
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette offers every action a key does (and Textual's own: theme, quit...)."""
+        yield from super().get_system_commands(screen)
+        if self.check_action("toggle_pause", ()):
+            yield SystemCommand("Pause or resume the run", "Hold new LM requests, or let them go again",
+                                self.action_toggle_pause)
+        if self.check_action("stop_run", ()):
+            yield SystemCommand("Stop the run", "After this generation, or at once (asks first)", self.action_stop_run)
+        if self.check_action("review", ()):
+            yield SystemCommand("Review the proposal", "Approve, reject, retry or stop", self.action_review)
+        yield SystemCommand("Show the diff", "Unified diff between two improver versions",
+                            lambda: self.action_show_tab("diff"))
+        yield SystemCommand("Show the live panes", "Source, requests, leaderboard, plot",
+                            lambda: self.action_show_tab("live"))
+        yield SystemCommand("Toggle side-by-side diff", "Unified or two columns", self.action_toggle_side_by_side)
+        yield SystemCommand("Follow the newest request", "Stream the newest LM request", self.action_follow_newest)
+        yield SystemCommand("Sort the leaderboard", "Next column", self.action_cycle_sort)
+        yield SystemCommand("Help", "Every key and its binding id", self.action_help)

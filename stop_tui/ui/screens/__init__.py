@@ -1,0 +1,1 @@
+"""Modal screens: approval, stop confirmation, help, errors."""

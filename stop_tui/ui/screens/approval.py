@@ -1,0 +1,84 @@
+"""The approval gate: a generation's proposal against the current improver, and the decision."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Static
+
+from ...engine.stop import APPROVE, REJECT, RETRY, STOP
+from .. import diffs
+from .. import format as fmt
+from ..model import GenerationView, RunModel
+
+LATER = "later"  # closed without deciding; the run keeps waiting
+
+
+class ApprovalScreen(ModalScreen[str]):
+    """Dismisses with approve, reject, retry, stop, or later (decide after looking around)."""
+
+    BINDINGS = [
+        Binding("a", "decide('approve')", "Approve", id="approval.approve"),
+        Binding("r", "decide('reject')", "Reject", id="approval.reject"),
+        Binding("t", "decide('retry')", "Reject and retry", id="approval.retry"),
+        Binding("x", "decide('stop')", "Reject and stop", id="approval.stop"),
+        Binding("v", "toggle_side_by_side", "Side by side", id="approval.side-by-side"),
+        Binding("escape", "decide('later')", "Decide later", id="approval.later"),
+    ]
+    DEFAULT_CSS = """
+    ApprovalScreen { align: center middle; }
+    ApprovalScreen > Vertical { width: 90%; height: 90%; border: thick $warning; background: $surface; padding: 0 1; }
+    ApprovalScreen #approval-summary { height: auto; padding: 1 0; }
+    ApprovalScreen VerticalScroll { height: 1fr; border: round $panel; }
+    ApprovalScreen Horizontal { height: auto; align: center middle; }
+    ApprovalScreen Button { margin: 0 1; }
+    """
+
+    def __init__(self, model: RunModel, generation: GenerationView, by_rule: bool) -> None:
+        super().__init__()
+        self.model, self.generation, self.by_rule = model, generation, by_rule
+        self.side_by_side = False
+
+    def compose(self) -> ComposeResult:
+        g = self.generation
+        current_sha = self.model.current_sha or ""
+        rule = "approve (beats the current improver on val)" if self.by_rule else "reject (does not beat it on val)"
+        summary = (
+            f"[b]Generation {g.generation}[/]" + (f" (attempt {g.attempt})" if g.attempt > 1 else "")
+            + f": the improver proposed [b]{(g.proposed_sha or '')[:8]}[/]\n"
+            f"proposed  val [b]{fmt.score(g.proposed_val)}[/]  test {fmt.score(g.proposed_test)}\n"
+            f"current   val [b]{fmt.score(self.model.current_val)}[/]  test {fmt.score(self.model.current_test)}"
+            f"  ({current_sha[:8]})\n"
+            f"the acceptance rule would {rule}"
+        )
+        with Vertical():
+            yield Static(summary, id="approval-summary")
+            with VerticalScroll():
+                yield Static(self._diff(), id="approval-diff")
+            with Horizontal():
+                yield Button("Approve", id="approve", variant="success")
+                yield Button("Reject", id="reject", variant="error")
+                yield Button("Reject, retry", id="retry", variant="warning")
+                yield Button("Reject, stop", id="stop")
+                yield Button("Later", id="later")
+        yield Footer()  # this panel's keys, as the user's keymap has them
+
+    def _diff(self):
+        old = self.model.programs.get(self.model.current_sha or "", "")
+        new = self.model.programs.get(self.generation.proposed_sha or "", "")
+        if self.side_by_side:
+            return diffs.side_by_side(old, new, "current", "proposed")
+        return diffs.unified(self.model.diff(self.model.current_sha, self.generation.proposed_sha))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(str(event.button.id))
+
+    def action_decide(self, decision: str) -> None:
+        assert decision in (APPROVE, REJECT, RETRY, STOP, LATER)
+        self.dismiss(decision)
+
+    def action_toggle_side_by_side(self) -> None:
+        self.side_by_side = not self.side_by_side
+        self.query_one("#approval-diff", Static).update(self._diff())

@@ -1,0 +1,31 @@
+"""An engine failure, shown in the app instead of a traceback over the screen."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class EngineErrorScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,enter", "dismiss", "Close", id="error.close")]
+    DEFAULT_CSS = """
+    EngineErrorScreen { align: center middle; }
+    EngineErrorScreen > Vertical { width: 80; height: auto; border: thick $error; background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, message: str, log_path: str) -> None:
+        super().__init__()
+        self.message, self.log_path = message, log_path
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"[b $error]The run failed[/]\n\n{escape(self.message)}\n\n"
+                         f"Everything completed is in the session log: {escape(self.log_path)}")
+            yield Button("Close", id="close")
+
+    def on_button_pressed(self) -> None:
+        self.dismiss()

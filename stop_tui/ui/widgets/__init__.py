@@ -1,0 +1,1 @@
+"""One widget a file; each renders a part of the RunModel."""

@@ -1,0 +1,143 @@
+"""Every LM request with its samples streaming in; pick one to follow.
+
+The table lists requests (newest last); the pane below shows the followed request's samples:
+the text as it is written, then, once finished, the extracted code and its score when the
+evaluation arrives, or why the request failed.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from .. import format as fmt
+from ..model import RequestView, RunModel
+from .improver_source import syntax_theme
+
+MAX_ROWS = 400  # older finished requests leave the table (they stay in the log and the model)
+STREAM_TAIL_LINES = 60  # a streaming sample shows its last lines, as a terminal would
+PURPOSES = {"improve-improver": "improver", "improve-solution": "solution"}
+
+
+class CandidateStream(Vertical):
+    DEFAULT_CSS = """
+    CandidateStream > DataTable { height: 45%; }
+    CandidateStream > VerticalScroll { height: 1fr; border-top: solid $panel; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.followed: str | None = None
+        self.auto_follow = True  # follow the newest request until the user picks one
+        self._model: RunModel | None = None
+        self._rows: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        table = DataTable(id="requests", cursor_type="row", zebra_stripes=True)
+        table.add_column("request", key="id")
+        table.add_column("for", key="purpose")
+        table.add_column("gen", key="gen")
+        table.add_column("model", key="model")
+        table.add_column("n", key="n")
+        table.add_column("tokens", key="tokens")
+        table.add_column("elapsed", key="elapsed")
+        table.add_column("status", key="status")
+        yield table
+        with VerticalScroll(id="sample-scroll"):
+            yield Static(id="samples")
+
+    def show(self, model: RunModel, now: float, changed: set[str], scores_changed: bool) -> None:
+        self._model = model
+        table = self.query_one(DataTable)
+        for request_id in sorted(changed):
+            request = model.requests.get(request_id)
+            if request is None:
+                continue
+            cells = self._cells(request, now)
+            if request_id in table.rows:
+                for key, value in zip(("tokens", "elapsed", "status"), cells[5:]):
+                    table.update_cell(request_id, key, value)
+            else:
+                table.add_row(*cells, key=request_id)
+                self._rows.append(request_id)
+        for request in model.in_flight():  # elapsed ticks even without chunks
+            if request.request_id in table.rows and request.request_id not in changed:
+                table.update_cell(request.request_id, "elapsed", fmt.seconds(request.elapsed(now)))
+        self._trim(table, model)
+        if self.auto_follow and self._rows and self.followed != self._rows[-1]:
+            newest = self._latest_streaming(model) or self._rows[-1]
+            if newest != self.followed:
+                self.followed = newest
+                with self.prevent(DataTable.RowHighlighted):
+                    table.move_cursor(row=table.get_row_index(newest), animate=False, scroll=True)
+                self._render_samples(now)
+                return
+        if self.followed and (self.followed in changed or scores_changed):
+            self._render_samples(now)
+
+    @staticmethod
+    def _latest_streaming(model: RunModel) -> str | None:
+        streaming = model.in_flight()
+        return streaming[-1].request_id if streaming else None
+
+    def _cells(self, request: RequestView, now: float) -> tuple:
+        status = Text(request.status, style="red" if request.status == "failed" else
+                      "green" if request.status == "done" else "yellow")
+        return (request.request_id, PURPOSES.get(request.purpose, request.purpose), str(request.generation),
+                request.model, str(request.n), fmt.tokens(request.tokens), fmt.seconds(request.elapsed(now)), status)
+
+    def _trim(self, table: DataTable, model: RunModel) -> None:
+        while len(self._rows) > MAX_ROWS:
+            oldest = next((r for r in self._rows if model.requests[r].finished is not None and r != self.followed), None)
+            if oldest is None:
+                break
+            self._rows.remove(oldest)
+            table.remove_row(oldest)
+
+    @on(DataTable.RowSelected, "#requests")
+    def _picked(self, event: DataTable.RowSelected) -> None:
+        self.follow(str(event.row_key.value))
+
+    def follow(self, request_id: str | None) -> None:
+        """Follow one request (None: go back to following the newest)."""
+        self.auto_follow = request_id is None
+        if request_id is not None:
+            self.followed = request_id
+        if self._model is not None:
+            self._render_samples(self._model.last_event_at or 0.0)
+
+    def _render_samples(self, now: float) -> None:
+        model = self._model
+        pane = self.query_one("#samples", Static)
+        request = model.requests.get(self.followed or "") if model else None
+        if request is None:
+            pane.update("No LM request yet.")
+            return
+        parts = [Text(f"{request.request_id}  {PURPOSES.get(request.purpose, request.purpose)}  generation "
+                      f"{request.generation}  {request.context}  {request.model}"
+                      + ("" if self.auto_follow else "  (pinned; f follows the newest)"), style="bold")]
+        if request.error:
+            parts.append(Text(f"failed: {request.error}", style="bold red"))
+        for choice in range(max(request.n, len(request.chunks))):
+            text = request.text(choice)
+            if request.finished is None:
+                parts.append(Rule(f"sample {choice + 1}: streaming, {len(text)} chars", style="yellow"))
+                tail = text.splitlines()[-STREAM_TAIL_LINES:]
+                parts.append(Text("\n".join(tail)))
+                continue
+            code, utility = model.sample_code_and_score(request, choice)
+            label = f"sample {choice + 1}: " + ("no code in the response" if not code else
+                                                 f"score {fmt.score(utility)}" if utility is not None else "awaiting score")
+            parts.append(Rule(label, style="green" if code else "red"))
+            if code:
+                parts.append(Syntax(code, "python", theme=syntax_theme(self.app), background_color="default",
+                                    line_numbers=False))
+            else:
+                parts.append(Text(text[:2000] or "(empty response)", style="dim"))
+        pane.update(Group(*parts))

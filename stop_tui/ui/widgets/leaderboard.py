@@ -1,0 +1,106 @@
+"""Every improver candidate the meta-utility scored: a sortable table, the current one marked."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.widgets import DataTable
+
+from .. import format as fmt
+from ..model import CandidateView, RunModel
+
+COLUMNS = [("gen", "gen"), ("candidate", "candidate"), ("val", "val"), ("test", "test"), ("status", "status"),
+           ("tokens", "tokens"), ("cost", "cost"), ("time", "time")]
+CURRENT_MARK = "★ "
+# How each column sorts: numbers as numbers, missing scores last.
+SORT_KEYS = {
+    "gen": lambda c: c.generation, "candidate": lambda c: c.candidate_id,
+    "val": lambda c: -1.0 if c.val is None else c.val, "test": lambda c: -1.0 if c.test is None else c.test,
+    "status": lambda c: c.status, "tokens": lambda c: c.tokens, "cost": lambda c: c.cost_usd,
+    "time": lambda c: c.finished - c.started if c.finished else 0.0,
+}
+VERDICT_STYLES = {"accepted": "bold green", "rejected": "red", "proposed": "bold yellow", "scoring": "yellow"}
+
+
+class Leaderboard(DataTable):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.sort_column: str | None = "val"
+        self.sort_reverse = True
+        self._current: str | None = None
+        self._model: RunModel | None = None
+
+    def on_mount(self) -> None:
+        for label, key in COLUMNS:
+            self.add_column(label, key=key)
+
+    def show(self, model: RunModel, now: float, changed: set[str]) -> None:
+        self._model = model
+        current_changed = model.current_sha != self._current
+        self._current = model.current_sha
+        for candidate_id in sorted(changed):
+            candidate = model.candidates.get(candidate_id)
+            if candidate is None:
+                continue
+            cells = self._cells(candidate, now)
+            if candidate_id in self.rows:
+                for (_, key), value in zip(COLUMNS, cells):
+                    self.update_cell(candidate_id, key, value)
+            else:
+                self.add_row(*cells, key=candidate_id)
+        if current_changed:
+            for candidate in model.candidates.values():
+                if candidate.candidate_id in self.rows:
+                    self.update_cell(candidate.candidate_id, "candidate", self._candidate_label(candidate))
+        for candidate in model.candidates.values():  # time ticks while scoring
+            if candidate.finished is None and candidate.candidate_id in self.rows:
+                self.update_cell(candidate.candidate_id, "time", fmt.seconds(candidate.elapsed(now)))
+        if changed and self.sort_column:
+            self._sort()
+
+    def _candidate_label(self, candidate: CandidateView) -> Text:
+        if candidate.sha == self._current:
+            return Text(CURRENT_MARK + candidate.candidate_id, style="bold")
+        return Text("  " + candidate.candidate_id)
+
+    def _cells(self, candidate: CandidateView, now: float) -> list:
+        status = candidate.status
+        if candidate.val is not None and candidate.trials_done:
+            status_text = Text(status + (f" ({candidate.failed_trials} failed)" if candidate.failed_trials else ""),
+                               style=VERDICT_STYLES.get(status, ""))
+        else:
+            status_text = Text(f"{status} {candidate.trials_done}", style=VERDICT_STYLES.get(status, ""))
+        return [str(candidate.generation), self._candidate_label(candidate), fmt.score(candidate.val), fmt.score(candidate.test),
+                status_text, fmt.tokens(candidate.tokens), fmt.cost(candidate.cost_usd),
+                fmt.seconds(candidate.elapsed(now))]
+
+    def _sort(self) -> None:
+        model = self._model
+        if model is None or self.sort_column not in SORT_KEYS:
+            return
+        key = SORT_KEYS[self.sort_column]
+        # Cells hold display text; sort by the model's typed values, found by candidate id.
+        order = {c.candidate_id: (key(c), c.candidate_id) for c in model.candidates.values()}
+        self.sort("candidate", key=lambda cell: order.get(_candidate_id(cell), (0, "")), reverse=self.sort_reverse)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
+
+    def sort_by(self, column: str) -> None:
+        """Sort by a column; the same column again flips the order."""
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = column, column in ("val", "test", "tokens", "cost", "time")
+        self._sort()
+
+    def cycle_sort(self) -> None:
+        keys = [key for _, key in COLUMNS]
+        index = keys.index(self.sort_column) if self.sort_column in keys else -1
+        self.sort_by(keys[(index + 1) % len(keys)])
+
+
+def _candidate_id(cell) -> str:
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    return text.removeprefix(CURRENT_MARK).strip()
