@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +88,26 @@ class SessionHeader:
     created: float
 
 
-def read_session(path: Path) -> tuple[SessionHeader, list[Event]]:
+# Every event line starts with this: Event.to_dict() puts "type" first and the writer uses
+# compact separators. Readers that only need a few event types (the session list) look at
+# this prefix instead of parsing a line; a line that does not start so is parsed in full.
+EVENT_LINE_PREFIX = b'{"type":"'
+
+NoticeCallback = Callable[[str], None]
+
+
+def event_type_of(line: bytes) -> str | None:
+    """The event type named at the start of a log line as the writer writes it, or None."""
+    if not line.startswith(EVENT_LINE_PREFIX):
+        return None
+    end = line.find(b'"', len(EVENT_LINE_PREFIX))
+    return line[len(EVENT_LINE_PREFIX):end].decode("ascii", "replace") if end > 0 else None
+
+
+def read_session(path: Path, *, on_notice: NoticeCallback | None = None) -> tuple[SessionHeader, list[Event]]:
+    """The header and every event of a log (see iter_session for what is tolerated)."""
     header, events = None, []
-    for item in iter_session(path):
+    for item in iter_session(path, on_notice=on_notice):
         if isinstance(item, SessionHeader):
             header = item
         else:
@@ -98,34 +116,54 @@ def read_session(path: Path) -> tuple[SessionHeader, list[Event]]:
     return header, events
 
 
-def iter_session(path: Path) -> Iterator[SessionHeader | Event]:
-    """Yield the header, then each event. A truncated last line (a run killed mid-write) is skipped."""
+def iter_session(path: Path, *, on_notice: NoticeCallback | None = None) -> Iterator[SessionHeader | Event]:
+    """Yield the header, then each event, reading lazily (the first event comes at once).
+
+    Opens the log read-only and never writes, so the log of a live run can be read while
+    it grows: reading stops at the end as it is now. A last line without its newline is a
+    write in progress, or a run killed mid-write; it is skipped and on_notice hears of it
+    once. A corrupt line anywhere else is a SessionError naming the file and the line.
+    """
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")
     except OSError as exc:
         raise SessionError(f"cannot read session log {path}: {exc.strerror or exc}.") from None
     with handle:
-        first = handle.readline()
-        header = _parse_header(path, first)
-        yield header
+        try:
+            first = handle.readline()
+        except OSError as exc:
+            raise SessionError(f"cannot read session log {path}: {exc.strerror or exc}.") from None
+        yield parse_header(path, first)
         line_no = 1
-        pending: str | None = None
+        pending: bytes | None = None
         for line in handle:
-            line_no += 1
             if pending is not None:
-                yield _parse_event(path, line_no - 1, pending)
-            pending = line
-        if pending is not None:
-            if pending.endswith("\n"):
                 yield _parse_event(path, line_no, pending)
-            else:
-                try:
-                    yield _parse_event(path, line_no, pending)
-                except SessionError:
-                    return  # the run was killed while writing this line
+            line_no += 1
+            pending = line
+        if pending is None:
+            return
+        if pending.endswith(b"\n"):
+            yield _parse_event(path, line_no, pending)
+            return
+        try:
+            event = _parse_event(path, line_no, pending)
+        except SessionError:
+            if on_notice is not None:
+                on_notice(truncated_notice(path, line_no, len(pending)))
+            return
+        yield event  # complete but for its newline: nothing is missing
 
 
-def _parse_header(path: Path, line: str) -> SessionHeader:
+def truncated_notice(path: Path, line_no: int, size: int) -> str:
+    return (f"{path}: skipped the incomplete last line (line {line_no}, {size:,} bytes): the run was "
+            "killed while writing it, or is still writing it.")
+
+
+def parse_header(path: Path, line: bytes | str) -> SessionHeader:
+    """The log's first line, or a SessionError saying why the file is not a log this version reads."""
+    if isinstance(line, bytes) and not line.endswith(b"\n") and (not line or SCHEMA_NAME.encode() in line):
+        raise SessionError(f"{path} has no complete first line yet: an empty log, or a run that has just started.")
     try:
         data = json.loads(line)
     except ValueError:
@@ -133,18 +171,60 @@ def _parse_header(path: Path, line: str) -> SessionHeader:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
         raise SessionError(f"{path} is not a stop-tui session log.")
     version = data.get("version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SessionError(f"{path} has a session header with no valid schema version.")
+    if version > SCHEMA_VERSION:
         raise SessionError(
             f"{path} was written with session schema {version}, newer than this stop-tui reads ({SCHEMA_VERSION}); upgrade stop-tui."
         )
-    return SessionHeader(version=version, run_id=str(data.get("run_id", "")), created=float(data.get("created", 0)))
+    created = data.get("created", 0)
+    return SessionHeader(version=version, run_id=str(data.get("run_id", "")),
+                         created=float(created) if isinstance(created, int | float) else 0.0)
 
 
-def _parse_event(path: Path, line_no: int, line: str) -> Event:
+# type name -> (event class, its field names), learned from the first event of each type, so
+# a line costs one json.loads and one constructor call (event_from_dict looks fields up
+# again for every event).
+_DECODERS: dict[str, tuple[type[Event], frozenset[str]]] = {}
+
+
+def _parse_event(path: Path, line_no: int, line: bytes) -> Event:
     try:
-        return event_from_dict(json.loads(line))
-    except (ValueError, TypeError, UnknownEventError) as exc:
+        data = json.loads(line)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        known = _DECODERS.get(data.get("type"))  # type: ignore[arg-type]
+        if known is None:
+            event = event_from_dict(data)
+            _DECODERS[event.type_name] = (type(event), frozenset(f.name for f in dataclasses.fields(event)))
+            return event
+        cls, names = known
+        del data["type"]
+        if not names.issuperset(data):  # fields from a newer writer: ignored, as event_from_dict does
+            data = {k: v for k, v in data.items() if k in names}
+        return cls(**data)
+    except UnknownEventError as exc:
+        raise SessionError(f"{path}, line {line_no}: {exc} (written by a newer stop-tui?).") from None
+    except (ValueError, TypeError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise SessionError(f"{path}, line {line_no}: corrupt event ({exc}).") from None
+
+
+def find_session_log(spec: str | Path, root: Path | None = None) -> Path:
+    """The log named by a user: a session directory, a log file, or a session's name under root.
+
+    root defaults to default_sessions_root(). Raises SessionError (one sentence) if there is none.
+    """
+    path = Path(spec)
+    if path.is_dir():
+        if (path / LOG_NAME).is_file():
+            return path / LOG_NAME
+        raise SessionError(f"{path} is not a session directory: it has no {LOG_NAME}.")
+    if path.is_file():
+        return path
+    root = default_sessions_root() if root is None else root
+    if len(path.parts) == 1 and (root / path / LOG_NAME).is_file():
+        return root / path / LOG_NAME
+    raise SessionError(f"no session {str(spec)!r}: it is not a directory or file, nor a session under {root}.")
 
 
 def default_sessions_root() -> Path:
