@@ -125,10 +125,10 @@ def check_tasks(folder: Path, per_split: int, console: Console) -> int:
     errors = Console(stderr=True)
     for check in bad:
         first = check.failures[0]
-        where = f"{check.folder / first.file}" if first.file else str(check.folder)
+        where = f"{check.folder / first.file}: " if first.file else ""
         more = f" (and {len(check.failures) - 1} more, listed above)" if len(check.failures) > 1 else ""
-        errors.print(f"stop-tui: task {check.name}: {where}: {first.detail or first.label}{more}",
-                     markup=False, highlight=False)
+        errors.print(f"stop-tui: task {check.name}: {where}{first.detail or first.label}{more}",
+                     markup=False, highlight=False, soft_wrap=True)
     if not bad:
         console.print(f"[green]{len(checks)} task folder{'s' if len(checks) != 1 else ''} passed every check.[/]")
     return 1 if bad else 0

@@ -301,7 +301,7 @@ def load_task_folder(folder: Path) -> Task:
         seed_source=_read_python(folder, "seed.py"),
         scorer=_import_scorer(folder),
     )
-    if not _defines_function(task.seed_source, task.entry):
+    if not defines_name(task.seed_source, task.entry):
         raise TaskError(f"task {task.name}: {folder / 'seed.py'} defines no {task.entry}() function "
                         "(the entry named in task.toml).")
     for function in ("generate", "score"):
@@ -326,7 +326,7 @@ def _read_python(folder: Path, filename: str) -> str:
     return source
 
 
-def _defines_function(source: str, name: str) -> bool:
+def defines_name(source: str, name: str) -> bool:
     """Whether the module's top level defines (or assigns, or imports) `name`."""
     for node in ast.parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
@@ -377,7 +377,7 @@ class CheckItem:
     label: str
     status: str  # OK | WARN | FAIL | SKIP
     detail: str = ""
-    file: str | None = None
+    file: str | None = None  # the file the detail is about, when the detail does not name it itself
 
 
 @dataclass
@@ -421,7 +421,7 @@ async def check_task_folder(folder: Path, pool: SandboxPool, *, per_split: int =
     name = folder.name
     missing = [f for f in REQUIRED_FILES if not (folder / f).is_file()]
     check.add("files present: " + ", ".join(REQUIRED_FILES), FAIL if missing else OK,
-              f"missing {', '.join(missing)}" if missing else "")
+              f"{folder} is missing {', '.join(missing)}" if missing else "")
 
     meta_ok = False
     if (folder / "task.toml").is_file():
@@ -429,7 +429,7 @@ async def check_task_folder(folder: Path, pool: SandboxPool, *, per_split: int =
             meta = read_task_toml(folder)
             problems, warnings = metadata_problems(meta, name)
         except TaskError as exc:
-            check.add("task.toml fields and types", FAIL, str(exc).removeprefix(f"task {name}: "), "task.toml")
+            check.add("task.toml fields and types", FAIL, str(exc).removeprefix(f"task {name}: "))
         else:
             for problem in problems:
                 check.add("task.toml fields and types", FAIL, problem, "task.toml")
@@ -444,7 +444,7 @@ async def check_task_folder(folder: Path, pool: SandboxPool, *, per_split: int =
                 _read_python(folder, filename)
                 check.add(f"{filename} parses", OK)
             except TaskError as exc:
-                check.add(f"{filename} parses", FAIL, str(exc).removeprefix(f"task {name}: "), filename)
+                check.add(f"{filename} parses", FAIL, str(exc).removeprefix(f"task {name}: "))
     if not check.ok or not meta_ok:
         check.add("loading, scorer and seed checks", SKIP, "fix the problems above first")
         return check
@@ -452,9 +452,8 @@ async def check_task_folder(folder: Path, pool: SandboxPool, *, per_split: int =
     try:
         task = load_task_folder(folder)
     except TaskError as exc:
-        file = next((f for f in REQUIRED_FILES if f in str(exc)), None)
         check.add("task loads (seed defines the entry, scorer imports and has generate/score)", FAIL,
-                  str(exc).removeprefix(f"task {name}: "), file)
+                  str(exc).removeprefix(f"task {name}: "))
         return check
     check.add(f"seed.py defines {task.entry}(); scorer.py imports and defines generate() and score()", OK)
     if not task.description.strip():
@@ -468,7 +467,7 @@ async def check_task_folder(folder: Path, pool: SandboxPool, *, per_split: int =
             first = [task.make_instance(seed) for seed in seeds]
             second = [task.make_instance(seed) for seed in seeds]
         except TaskError as exc:
-            check.add(f"generate() on {split} seeds", FAIL, str(exc).removeprefix(f"task {name}: "), "scorer.py")
+            check.add(f"generate() on {split} seeds", FAIL, str(exc).removeprefix(f"task {name}: "))
             continue
         changed = [a.seed for a, b in zip(first, second)
                    if _canonical((a.args, a.answer)) != _canonical((b.args, b.answer))]
@@ -489,7 +488,7 @@ async def check_task_folder(folder: Path, pool: SandboxPool, *, per_split: int =
     for split, items in instances.items():
         run = await pool.run_solution(task.seed_source, task.entry, [i.args for i in items],
                                       seeds=[i.seed for i in items], per_call_s=task.time_limit_s,
-                                      arg_types=task.arg_types)
+                                      arg_types=task.arg_types, stop_after_timeout=True)
         failed = [(i, r) for i, r in zip(items, run.results) if not r.ok]
         if failed:
             instance, result = failed[0]
