@@ -1,0 +1,348 @@
+"""Transfer evaluation (the paper's Table 1): an improver applied, unchanged, to other tasks.
+
+For each task, `run_transfer` measures
+  - u(seed solution): the task's seed, evaluated once on the test split (evaluations are
+    seeded per instance, so every run would give the same number);
+  - u after the seed improver I_0, and u after the given improver: each improver is run N
+    times on the task's seed solution, exactly as one meta-utility trial runs a candidate
+    (stop.MetaUtility._trial): in the sandbox, its language_model and utility calls proxied
+    by stop.ProxiedCalls within the run budgets of RunConfig (lm_calls x samples_per_call,
+    utility_budget calls of the task's val utility, trial_timeout_s); the program it returns
+    is evaluated on test. A run that raises, times out or returns no program scores 0, as in
+    the meta-utility. Each improver column is the mean +- standard error over the N runs.
+
+All runs of all tasks go at once, through one LM gateway and one sandbox pool, which bound
+the load. Every step is an event on the bus and in the session log; `transfer_rows` rebuilds
+the table from the events alone, live or read back from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .budget import LMBudget, UtilityBudget
+from .bus import EventBus, Handler
+from .config import RunConfig
+from .evaluation import Evaluator, ProgramRegistry
+from .events import EngineError, Event
+from .lm.base import LMBackend
+from .lm.gateway import LMGateway
+from .sandbox.limits import SandboxLimits
+from .sandbox.pool import ImproverJob, SandboxPool
+from .session import SessionWriter
+from .stop import IMPROVE_SOLUTION, ProxiedCalls
+from .tasks import Task, is_bundled
+
+SEED_IMPROVER = "seed-improver"
+GIVEN_IMPROVER = "improver"
+IMPROVERS = (SEED_IMPROVER, GIVEN_IMPROVER)
+
+# The paper's Table 1 (GPT-4; the improver from T = 4 on LPN applied to each task), as
+# fractions: u(seed solution), u after the seed improver I_0, u after the improved improver I_T.
+# Keyed by our bundled task folders; shown only for the bundled task of that name.
+PAPER_TABLE_1: dict[str, tuple[float, float, float]] = {
+    "str_grid_dist": (0.439, 0.443, 0.567),
+    "mqap": (0.204, 0.206, 0.221),
+    "three_sat": (0.0, 0.212, 0.751),
+    "maxcut": (0.0, 0.587, 0.742),
+    "parity_noiseless": (0.500, 0.593, 0.817),
+}
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class TransferStarted(Event):
+    type_name: ClassVar[str] = "transfer_started"
+    transfer_id: str
+    tasks: list[str]
+    model: str
+    runs: int
+    config: dict[str, Any]
+    improver_sha: str
+    improver_path: str
+    seed_improver_sha: str
+    sandbox_isolation: list[str]
+    paper: dict[str, list[float]]  # task -> the paper's Table 1 row, for the bundled tasks it has
+    utility_ranges: dict[str, list[float]]  # task -> [low, high] from its task.toml
+
+
+@dataclass(kw_only=True)
+class TransferSeedEvaluated(Event):
+    """A task's seed solution on the test split: the u(seed solution) column."""
+
+    type_name: ClassVar[str] = "transfer_seed_evaluated"
+    task: str
+    title: str
+    solution_sha: str
+    test: float
+    failures: int
+    instances: int
+
+
+@dataclass(kw_only=True)
+class TransferRunFinished(Event):
+    """One improver run on a task's seed solution; `test` is what the table averages."""
+
+    type_name: ClassVar[str] = "transfer_run_finished"
+    task: str
+    improver: str  # SEED_IMPROVER | GIVEN_IMPROVER
+    improver_sha: str
+    run: int
+    solution_sha: str | None
+    val: float
+    test: float
+    lm_calls: int
+    utility_calls: int
+    duration_s: float
+    error: str | None
+
+
+@dataclass(kw_only=True)
+class TransferFinished(Event):
+    type_name: ClassVar[str] = "transfer_finished"
+    transfer_id: str
+    state: str  # "finished" | "failed" | "stopped"
+    reason: str
+    duration_s: float
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and standard error (sample standard deviation / sqrt(n)); se is None for n < 2."""
+
+    mean: float
+    se: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Stat:
+        n = len(values)
+        if n == 0:
+            return cls(mean=0.0, se=None, n=0)
+        mean = sum(values) / n
+        if n < 2:
+            return cls(mean=mean, se=None, n=n)
+        variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+        return cls(mean=mean, se=math.sqrt(variance / n), n=n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "se": self.se, "n": self.n}
+
+
+@dataclass
+class TransferRow:
+    task: str
+    title: str = ""
+    seed_solution: float | None = None
+    seed_failures: int = 0
+    seed_instances: int = 0
+    runs: dict[str, list[TransferRunFinished]] = field(default_factory=lambda: {k: [] for k in IMPROVERS})
+    paper: tuple[float, float, float] | None = None
+    utility_range: tuple[float, float] = (0.0, 1.0)
+
+    @property
+    def is_fraction(self) -> bool:
+        """Utilities within [0, 1]: shown as percentages, like the paper's."""
+        return 0.0 <= self.utility_range[0] and self.utility_range[1] <= 1.0
+
+    def stat(self, improver: str) -> Stat:
+        return Stat.of([r.test for r in sorted(self.runs[improver], key=lambda r: r.run)])
+
+    def failed_runs(self, improver: str) -> int:
+        return sum(1 for r in self.runs[improver] if r.error is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task, "title": self.title, "utility_range": list(self.utility_range),
+            "seed_solution": {"mean": self.seed_solution, "se": None, "n": 1,
+                              "failures": self.seed_failures, "instances": self.seed_instances},
+            **{key.replace("-", "_"): {**self.stat(key).to_dict(), "failed_runs": self.failed_runs(key),
+                                       "values": [r.test for r in sorted(self.runs[key], key=lambda r: r.run)]}
+               for key in IMPROVERS},
+            "paper": None if self.paper is None else dict(zip(("seed_solution", "seed_improver", "improver"), self.paper)),
+        }
+
+
+@dataclass
+class TransferReport:
+    transfer_id: str = ""
+    model: str = ""
+    runs: int = 0
+    improver_path: str = ""
+    improver_sha: str = ""
+    seed_improver_sha: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    rows: list[TransferRow] = field(default_factory=list)
+    state: str = "running"
+    reason: str = ""
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "transfer_id": self.transfer_id, "model": self.model, "runs": self.runs, "split": "test",
+            "improver": self.improver_path, "improver_sha": self.improver_sha,
+            "seed_improver_sha": self.seed_improver_sha, "state": self.state, "reason": self.reason,
+            "duration_s": self.duration_s, "config": self.config, "tasks": [row.to_dict() for row in self.rows],
+        }
+
+
+def transfer_rows(events: Iterable[Event]) -> TransferReport:
+    """The transfer's results, from its events only (live, or read back from the session log)."""
+    report = TransferReport()
+    rows: dict[str, TransferRow] = {}
+    for event in events:
+        if isinstance(event, TransferStarted):
+            report.transfer_id, report.model, report.runs = event.transfer_id, event.model, event.runs
+            report.improver_path, report.improver_sha = event.improver_path, event.improver_sha
+            report.seed_improver_sha, report.config = event.seed_improver_sha, event.config
+            for name in event.tasks:
+                paper = event.paper.get(name)
+                low, high = event.utility_ranges.get(name, (0.0, 1.0))
+                rows[name] = TransferRow(task=name, paper=tuple(paper) if paper else None, utility_range=(low, high))
+        elif isinstance(event, TransferSeedEvaluated) and event.task in rows:
+            row = rows[event.task]
+            row.title, row.seed_solution = event.title, event.test
+            row.seed_failures, row.seed_instances = event.failures, event.instances
+        elif isinstance(event, TransferRunFinished) and event.task in rows:
+            rows[event.task].runs[event.improver].append(event)
+        elif isinstance(event, TransferFinished):
+            report.state, report.reason, report.duration_s = event.state, event.reason, event.duration_s
+    report.rows = list(rows.values())
+    return report
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+class Transfer:
+    """One transfer evaluation on a shared gateway, sandbox pool and bus."""
+
+    def __init__(self, *, config: RunConfig, tasks: list[Task], improver: str, seed_improver: str, runs: int,
+                 gateway: LMGateway, pool: SandboxPool, bus: EventBus, improver_path: str = "",
+                 transfer_id: str | None = None) -> None:
+        if runs < 1:
+            raise ValueError("a transfer needs at least one run per improver")
+        self.config, self.tasks, self.runs = config, tasks, runs
+        self.sources = {SEED_IMPROVER: seed_improver, GIVEN_IMPROVER: improver}
+        self.gateway, self.pool, self.bus = gateway, pool, bus
+        self.improver_path = improver_path
+        self.transfer_id = transfer_id or uuid.uuid4().hex[:12]
+        self.programs = ProgramRegistry(bus)
+        self.evaluator = Evaluator(pool, bus, self.programs)
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        shas = {key: self.programs.record(source, "improver") for key, source in self.sources.items()}
+        self.bus.publish(TransferStarted(
+            transfer_id=self.transfer_id, tasks=[t.name for t in self.tasks], model=self.gateway.label,
+            runs=self.runs, config=self.config.to_dict(), improver_sha=shas[GIVEN_IMPROVER],
+            improver_path=self.improver_path, seed_improver_sha=shas[SEED_IMPROVER],
+            sandbox_isolation=self.pool.isolation,
+            paper={t.name: list(PAPER_TABLE_1[t.name]) for t in self.tasks if t.name in PAPER_TABLE_1 and is_bundled(t)},
+            utility_ranges={t.name: list(t.utility_range) for t in self.tasks},
+        ))
+        state, reason = "finished", f"{len(self.tasks)} tasks x {self.runs} runs of each improver"
+        try:
+            await asyncio.gather(*(self._seed(task) for task in self.tasks), *(
+                self._improver_run(task, key, shas[key], i)
+                for task in self.tasks for key in IMPROVERS for i in range(self.runs)
+            ))
+        except asyncio.CancelledError:
+            state, reason = "stopped", "interrupted"
+            raise
+        except Exception as exc:
+            state, reason = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.bus.publish(TransferFinished(transfer_id=self.transfer_id, state=state, reason=reason,
+                                              duration_s=time.monotonic() - started))
+
+    async def _seed(self, task: Task) -> None:
+        evaluation = await self.evaluator.evaluate(task, task.seed_source, "test", f"transfer/{task.name}/seed-solution")
+        self.bus.publish(TransferSeedEvaluated(
+            task=task.name, title=task.title, solution_sha=self.programs.record(task.seed_source, "solution"),
+            test=evaluation.utility, failures=evaluation.failures, instances=evaluation.instances,
+        ))
+
+    async def _improver_run(self, task: Task, key: str, sha: str, run: int) -> None:
+        """What a meta-utility trial does (stop.MetaUtility._trial), for one task and improver."""
+        context = f"transfer/{task.name}/{key}/r{run}"
+        config = self.config
+        lm_budget = LMBudget(config.lm_calls, config.samples_per_call)
+        utility_budget = UtilityBudget(config.utility_budget)
+
+        async def task_utility(program: str) -> float:
+            return (await self.evaluator.evaluate(task, program, "val", context)).utility
+
+        calls = ProxiedCalls(
+            gateway=self.gateway, bus=self.bus, config=config, lm_budget=lm_budget, utility_budget=utility_budget,
+            utility=task_utility, purpose=IMPROVE_SOLUTION, context=context, generation=0,
+        )
+        job = ImproverJob(
+            source=self.sources[key], initial_solution=task.seed_source, lm_budget=config.lm_calls,
+            max_responses_per_call=config.samples_per_call, utility_budget=config.utility_budget,
+            utility_description=task.description, limits=SandboxLimits().with_wall(config.trial_timeout_s),
+        )
+        async with self.pool.improver_slots:
+            outcome = await self.pool.run_improver(job, calls)
+        val = test = 0.0
+        solution_sha = None
+        error = outcome.error
+        if outcome.result is not None:
+            solution_sha = self.programs.record(outcome.result, "solution")
+            val_eval, test_eval = await asyncio.gather(
+                self.evaluator.evaluate(task, outcome.result, "val", context),
+                self.evaluator.evaluate(task, outcome.result, "test", context),
+            )
+            val, test = val_eval.utility, test_eval.utility
+        elif error is None:
+            error = "the improver returned no program"
+        self.bus.publish(TransferRunFinished(
+            task=task.name, improver=key, improver_sha=sha, run=run, solution_sha=solution_sha, val=val, test=test,
+            lm_calls=lm_budget.used_calls, utility_calls=utility_budget.uses, duration_s=outcome.duration_s,
+            error=error,
+        ))
+
+
+async def run_transfer(*, config: RunConfig, tasks: list[Task], improver: str, seed_improver: str, runs: int,
+                       backend: LMBackend, log_path: Path, improver_path: str = "",
+                       subscribers: Iterable[Handler] = ()) -> TransferReport:
+    """Run a transfer evaluation to the end, logging every event to log_path (which must not exist yet)."""
+    transfer_id = uuid.uuid4().hex[:12]
+    bus = EventBus()
+    events: list[Event] = []
+    writer = SessionWriter(log_path)
+    await writer.open(transfer_id)
+    bus.subscribe(writer.write)
+    bus.subscribe(events.append)
+    for subscriber in subscribers:
+        bus.subscribe(subscriber)
+    try:
+        async with SandboxPool(improver_slots=config.improver_slots) as pool:
+            gateway = LMGateway(backend, bus, max_concurrency=config.max_concurrency)
+            transfer = Transfer(config=config, tasks=tasks, improver=improver, seed_improver=seed_improver,
+                                runs=runs, gateway=gateway, pool=pool, bus=bus, improver_path=improver_path,
+                                transfer_id=transfer_id)
+            try:
+                await transfer.run()
+            except Exception as exc:
+                bus.publish(EngineError(message=f"{type(exc).__name__}: {exc}"))
+                raise
+    finally:
+        await backend.aclose()
+        await bus.drain()
+        await bus.close()
+        await writer.close()
+    return transfer_rows(events)
