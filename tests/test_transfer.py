@@ -98,8 +98,11 @@ def test_json_agrees_with_the_session_log(transfer):
                 assert e["solution_sha"] in sources
                 assert any(s["type"] == "solution_evaluated" and s["program_sha"] == e["solution_sha"] and s["split"] == "test"
                            and math.isclose(s["utility"], e["test"]) for s in events)
-    # The runs used the LM through the gateway, within their budgets.
+    # The runs used the LM through the gateway, within their budgets; the totals are the logged requests'.
     assert all(e["lm_calls"] <= 4 and e["utility_calls"] <= 25 for e in runs)
+    finished = [e for e in events if e["type"] == "lm_request_finished"]
+    assert data["lm"]["requests"] == len(finished) == sum(e["lm_calls"] for e in runs) > 0
+    assert data["lm"]["completion_tokens"] == sum(e["completion_tokens"] for e in finished)
     assert any(e["type"] == "lm_request_started" and e["context"].startswith(f"transfer/{BUNDLED}/improver/") for e in events)
     # The paper's numbers appear for the bundled transfer task only.
     paper = {row["task"]: row["paper"] for row in data["tasks"]}

@@ -25,7 +25,8 @@ DEFAULTS = RunConfig()
 # The scripted backend answers at once, so an improver run that takes longer than this is stuck.
 SCRIPTED_TRIAL_TIMEOUT_S = 15.0
 PAPER_NOTE = ("paper: Zelikman et al., STOP (COLM 2024), Table 1: GPT-4, the improver from T = 4 on LPN; "
-              "u(seed solution) / after I_0 / after I_T")
+              "u(seed solution) / after I_0 / after I_T, with the paper's own scorers and seeds "
+              "(where a bundled task differs, its task.toml says how).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -225,6 +226,12 @@ def notes(report) -> list[str]:
         "a failed run scores 0.",
         "u(seed solution) is evaluated once: evaluations are seeded per instance, so every run would give the same number.",
     ]
+    lm = report.lm
+    cost = "cost unknown" if lm.cost_usd is None else f"${lm.cost_usd:.4f}"
+    result.append(f"language model: {lm.requests} requests, {lm.prompt_tokens:,} prompt + {lm.completion_tokens:,} "
+                  f"completion tokens, {cost}; {lm.failed} failed")
+    if lm.failed:
+        result.append(f"first LM error: {lm.first_error}")
     if any(row.paper for row in report.rows):
         result.append(PAPER_NOTE)
     if report.state != "finished":

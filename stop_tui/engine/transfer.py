@@ -31,7 +31,7 @@ from .budget import LMBudget, UtilityBudget
 from .bus import EventBus, Handler
 from .config import RunConfig
 from .evaluation import Evaluator, ProgramRegistry
-from .events import EngineError, Event
+from .events import EngineError, Event, LMRequestFinished
 from .lm.base import LMBackend
 from .lm.gateway import LMGateway
 from .sandbox.limits import SandboxLimits
@@ -188,14 +188,41 @@ class TransferReport:
     state: str = "running"
     reason: str = ""
     duration_s: float = 0.0
+    lm: LMUse = field(default_factory=lambda: LMUse())
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "transfer_id": self.transfer_id, "model": self.model, "runs": self.runs, "split": "test",
             "improver": self.improver_path, "improver_sha": self.improver_sha,
             "seed_improver_sha": self.seed_improver_sha, "state": self.state, "reason": self.reason,
-            "duration_s": self.duration_s, "config": self.config, "tasks": [row.to_dict() for row in self.rows],
+            "duration_s": self.duration_s, "config": self.config, "lm": self.lm.to_dict(),
+            "tasks": [row.to_dict() for row in self.rows],
         }
+
+
+@dataclass
+class LMUse:
+    """The transfer's language-model requests, from their LMRequestFinished events."""
+
+    requests: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0  # None once any request's price is unknown
+    first_error: str | None = None
+
+    def add(self, event: LMRequestFinished) -> None:
+        self.requests += 1
+        self.prompt_tokens += event.prompt_tokens
+        self.completion_tokens += event.completion_tokens
+        self.cost_usd = None if self.cost_usd is None or event.cost_usd is None else self.cost_usd + event.cost_usd
+        if event.error:
+            self.failed += 1
+            self.first_error = self.first_error or event.error
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "failed": self.failed, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost_usd": self.cost_usd, "first_error": self.first_error}
 
 
 def transfer_rows(events: Iterable[Event]) -> TransferReport:
@@ -217,6 +244,8 @@ def transfer_rows(events: Iterable[Event]) -> TransferReport:
             row.seed_failures, row.seed_instances = event.failures, event.instances
         elif isinstance(event, TransferRunFinished) and event.task in rows:
             rows[event.task].runs[event.improver].append(event)
+        elif isinstance(event, LMRequestFinished):
+            report.lm.add(event)
         elif isinstance(event, TransferFinished):
             report.state, report.reason, report.duration_s = event.state, event.reason, event.duration_s
     report.rows = list(rows.values())
