@@ -47,6 +47,11 @@ BUNDLED = "parity_noiseless"  # one of the paper's transfer tasks (Table 1: 50.0
 RUNS = 2
 
 
+def new_task_quietly(name, directory):
+    new_task(name, directory, Console(file=io.StringIO()))
+    return directory / name
+
+
 def pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
@@ -59,7 +64,7 @@ def raw_log(path):
 def transfer(tmp_path_factory):
     """One scripted transfer of KEEP_BEST_IMPROVER to lpn, a bundled transfer task and a custom task."""
     tmp = tmp_path_factory.mktemp("transfer")
-    new_task("mine", tmp / "tasks", Console(file=io.StringIO()))
+    new_task_quietly("mine", tmp / "tasks")
     improver = tmp / "keep_best.py"
     improver.write_text(KEEP_BEST_IMPROVER)
     result = stop_tui("transfer", "--improver", str(improver), "--tasks", f"lpn,{BUNDLED},mine", "--runs", str(RUNS),
@@ -194,14 +199,18 @@ def test_standard_error():
     (["--tasks", ","], "--tasks names no task"),
     (["--tasks-dir", "NOWHERE"], "does not exist"),
     (["-o", "EXISTING"], "already exists"),
+    (["--tasks", "lpn,gen_broken", "--tasks-dir", "MY_TASKS"], "task gen_broken: "),
 ])
 def test_bad_input_is_one_sentence_and_creates_nothing(tmp_path, args, fragment):
     (tmp_path / "syntax.py").write_text("def improve_algorithm(a, b, c):\n    return (\n")
     (tmp_path / "plain.py").write_text("def algorithm(x):\n    return x\n")
     (tmp_path / "good.py").write_text(KEEP_BEST_IMPROVER)
     (tmp_path / "existing.md").write_text("mine")
+    broken = new_task_quietly("gen_broken", tmp_path / "my_tasks")
+    scorer = broken / "scorer.py"
+    scorer.write_text(scorer.read_text().replace("    rng = random.Random(seed)", "    rng = random.Random(seed)\n    1 / (seed - 5690)"))
     paths = {"MISSING": tmp_path / "missing.py", "SYNTAX": tmp_path / "syntax.py", "NOT_AN_IMPROVER": tmp_path / "plain.py",
-             "NOWHERE": tmp_path / "nowhere", "EXISTING": tmp_path / "existing.md"}
+             "NOWHERE": tmp_path / "nowhere", "EXISTING": tmp_path / "existing.md", "MY_TASKS": tmp_path / "my_tasks"}
     args = [str(paths.get(a, a)) for a in args]
     base = {"--improver": str(tmp_path / "good.py"), "--tasks": "lpn", "--runs": "2", "--model": "scripted"}
     for i in range(0, len(args), 2):
@@ -210,5 +219,7 @@ def test_bad_input_is_one_sentence_and_creates_nothing(tmp_path, args, fragment)
     before = sorted(p.name for p in tmp_path.iterdir())
     result = stop_tui("transfer", *command, "--session", str(tmp_path / "session"), cwd=tmp_path)
     assert_usage_error(result, fragment)
+    if fragment.startswith("task gen_broken"):
+        assert f"{scorer}: generate(5690) raised ZeroDivisionError" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no session, no report
     assert (tmp_path / "existing.md").read_text() == "mine"

@@ -61,6 +61,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     tasks = select_tasks(args.tasks, args.tasks_dir)
     improver = read_improver(args.improver)
     output = markdown_path(args.output)
+    status = Console(stderr=True) if args.json else console
     timeout = args.trial_timeout or (SCRIPTED_TRIAL_TIMEOUT_S if args.model == "scripted" else DEFAULTS.trial_timeout_s)
     config = RunConfig(
         task=",".join(t.name for t in tasks), model=args.model, lm_calls=args.lm_calls,
@@ -68,11 +69,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         max_concurrency=args.max_concurrency, seed=args.seed,
     )
     backend = make_backend(config.model, seed=config.seed)
+    with status.status("generating the tasks' val and test instances"):
+        generate_instances(tasks)
     log_path = prepare_session_dir(args.session or new_session_dir("transfer"))
 
     from ..engine.transfer import run_transfer
 
-    status = Console(stderr=True) if args.json else console
     status.print(f"transfer of {escape(str(args.improver))} to {len(tasks)} task{'s' if len(tasks) != 1 else ''} "
                  f"({', '.join(t.name for t in tasks)}), {args.runs} runs each, model [bold]{escape(backend.label)}[/]; "
                  f"session log: {escape(str(log_path))}")
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def select_tasks(spec: str, tasks_dirs: list[Path]) -> list[Task]:
-    """The tasks named by --tasks ('all' or a comma-separated list), loaded, their instances generated."""
+    """The tasks named by --tasks ('all' or a comma-separated list), loaded."""
     search_dirs = task_search_dirs(tasks_dirs)
     check_search_dirs(tasks_dirs)
     if spec.strip() == "all":
@@ -112,11 +114,15 @@ def select_tasks(spec: str, tasks_dirs: list[Path]) -> list[Task]:
         names = list(dict.fromkeys(n.strip() for n in spec.split(",") if n.strip()))
         if not names:
             raise UsageError(f"--tasks names no task: {spec!r}; give 'all' or names separated by commas.")
-    tasks = [load_task(name, search_dirs) for name in names]
-    for task in tasks:  # a broken generate() is bad input: say so now, not as a column of zeros later
+    return [load_task(name, search_dirs) for name in names]
+
+
+def generate_instances(tasks: list[Task]) -> None:
+    """Every split's instances, made now: a broken generate() is bad input to report before
+    anything starts (not a column of zeros later), and a slow one does not stall the runs."""
+    for task in tasks:
         for split in ("val", "test"):
             task.instances(split)
-    return tasks
 
 
 def read_improver(path: Path) -> str:
