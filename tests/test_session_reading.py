@@ -129,8 +129,10 @@ async def test_find_session_log_by_directory_file_or_name(tmp_path, monkeypatch)
     assert find_session_log(session / LOG_NAME) == session / LOG_NAME
     monkeypatch.setenv("STOP_TUI_SESSIONS", str(tmp_path / "root"))
     assert find_session_log("20250101-lpn") == session / LOG_NAME
-    with pytest.raises(SessionError, match="no session 'nope'"):
+    with pytest.raises(SessionError, match="no session 'nope'.*nor a session of that name in"):
         find_session_log("nope")
+    with pytest.raises(SessionError, match="no session at .*missing: no such file or directory"):
+        find_session_log(tmp_path / "missing")
     (tmp_path / "plain").mkdir()
     with pytest.raises(SessionError, match="is not a session directory"):
         find_session_log(tmp_path / "plain")

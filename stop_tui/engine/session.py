@@ -221,10 +221,12 @@ def find_session_log(spec: str | Path, root: Path | None = None) -> Path:
         raise SessionError(f"{path} is not a session directory: it has no {LOG_NAME}.")
     if path.is_file():
         return path
+    if len(path.parts) != 1:
+        raise SessionError(f"no session at {path}: no such file or directory.")
     root = default_sessions_root() if root is None else root
-    if len(path.parts) == 1 and (root / path / LOG_NAME).is_file():
+    if (root / path / LOG_NAME).is_file():
         return root / path / LOG_NAME
-    raise SessionError(f"no session {str(spec)!r}: it is not a directory or file, nor a session under {root}.")
+    raise SessionError(f"no session {str(spec)!r}: no such directory or file here, nor a session of that name in {root}.")
 
 
 def default_sessions_root() -> Path:
