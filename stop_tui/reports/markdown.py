@@ -1,0 +1,256 @@
+"""The Markdown report of a session: something to paste into a paper's notes or a pull request."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+
+from .. import __version__
+from .history import SEED, GenerationRecord, LMUsage, SessionHistory
+from .strategies import METHOD
+
+# (config key, how the report names it); keys a log lacks are left out.
+CONFIG_ROWS = (
+    ("iterations", "generations T"), ("lm_calls", "LM calls per improver run"),
+    ("samples_per_call", "samples per LM call"), ("utility_budget", "utility calls per improver run"),
+    ("meta_utility_budget", "meta-utility calls per improvement step"), ("meta_tests", "meta-utility trials"),
+    ("temperature", "temperature"), ("max_tokens", "max tokens per response"),
+    ("max_response_tokens", "max tokens per response"), ("accept", "acceptance rule"),
+    ("improver_timeout_s", "improvement step timeout (s)"), ("trial_timeout_s", "trial timeout (s)"),
+    ("max_concurrency", "concurrent LM requests"), ("max_cost_usd", "run cost budget (USD)"),
+    ("max_total_tokens", "run token budget"), ("seed", "scripted backend seed"),
+)
+ACTIONS = {SEED: "seed", "approve": "approved", "reject": "rejected", "retry": "rejected for a retry",
+           "stop": "rejected, ending the run"}
+DECIDERS = {"rule": "the acceptance rule", "user": "the user"}
+
+
+def render_report(history: SessionHistory, meta_utility_png: str | None, lm_usage_png: str | None) -> str:
+    """The whole report; the PNG names are linked relative to the report (None: no plot)."""
+    sections = [
+        _title(history), _outcome(history), _configuration(history),
+        _generations(history, meta_utility_png), _lm_use(history, lm_usage_png),
+        _approvals(history), _strategies(history), _diff(history), _notes(history),
+    ]
+    return "\n\n".join(section for section in sections if section).rstrip() + "\n"
+
+
+def fmt_score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def fmt_cost(usage: LMUsage) -> str:
+    """USD of the priced calls: exact, '≥ x' when some calls have no known price, '—' when none has."""
+    if usage.calls and usage.unpriced == usage.calls:
+        return "—"
+    return f"{'≥ ' if usage.unpriced else ''}{usage.cost_usd:.4f}"
+
+
+def short(sha: str | None) -> str:
+    return f"`{sha[:8]}`" if sha else "—"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+def _title(history: SessionHistory) -> str:
+    run = history.run
+    task, model = (run.task, run.model) if run else ("unknown task", "unknown model")
+    return (f"# STOP on `{task}` with `{model}`\n\n"
+            f"Run `{history.header.run_id}`, started {_when(history.header.created)} · session log `{history.log}` · "
+            f"report by stop-tui {__version__} from a log of schema {history.header.version}")
+
+
+def _outcome(history: SessionHistory) -> str:
+    lines = []
+    finished = history.finished
+    decided = history.last_generation
+    if finished:
+        lines.append(f"The run **{finished.state}** ({finished.reason}) after {decided} generation{'s' * (decided != 1)}.")
+    else:
+        running = f"; generation {history.in_progress} had started and was not decided" if history.in_progress else ""
+        lines.append(f"The log has **no end of run**: the run is still going, or was killed{running}. "
+                     f"{decided} generation{'s' * (decided != 1)} decided.")
+    seed, best = (history.records[0] if history.records and history.records[0].action == SEED else None), history.best_approved()
+    if best is None:
+        lines.append("No improver was scored, so there is no best one.")
+    elif seed is None or best is seed:
+        lines.append(f"The best approved improver is the seed {short(best.current_sha)} "
+                     f"(val {fmt_score(best.current_val)}, test {fmt_score(best.current_test)}): no proposal beat it.")
+    else:
+        lines.append(
+            f"The best approved improver, {short(best.current_sha)} from generation {best.generation}, scores "
+            f"**val {fmt_score(best.current_val)} / test {fmt_score(best.current_test)}** against the seed's "
+            f"{fmt_score(seed.current_val)} / {fmt_score(seed.current_test)} "
+            f"(val {best.current_val - seed.current_val:+.3f}, test {best.current_test - seed.current_test:+.3f}).")
+    final = history.records[-1] if history.records else None
+    if final is not None and best is not None and final.current_sha != best.current_sha:
+        lines.append(f"The improver current at the end is {short(final.current_sha)} (val {fmt_score(final.current_val)}, "
+                     f"test {fmt_score(final.current_test)}): an approval after the best one replaced it.")
+    decisions = [r for r in history.records if r.action != SEED]
+    if decisions:
+        approved = sum(r.accepted for r in decisions)
+        by_user = sum(r.decided_by == "user" for r in decisions)
+        lines.append(f"Decisions: {approved} approved, {len(decisions) - approved} rejected; "
+                     f"{len(decisions) - by_user} by the acceptance rule, {by_user} by the user.")
+    usage = history.usage
+    cost = fmt_cost(usage)
+    lines.append(
+        f"LM use: {usage.calls:,} requests ({usage.failed:,} failed), {usage.prompt_tokens:,} prompt and "
+        f"{usage.completion_tokens:,} completion tokens, cost "
+        + ("unknown (no price known for the model)" if cost == "—" else f"{cost} USD")
+        + (f" ({usage.unpriced:,} requests had no known price)" if usage.unpriced and cost != "—" else "") + ".")
+    if history.run is not None and history.last_ts is not None:
+        lines.append(f"Wall time: {_duration(history.last_ts - history.run.ts)}.")
+    return "## Outcome\n\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _configuration(history: SessionHistory) -> str:
+    run = history.run
+    if run is None:
+        return "## Run configuration\n\nThe log has no run start, so the configuration is unknown."
+    rows = [["task", f"`{run.task}`"], ["model", f"`{run.model}`"]]
+    seen = set()
+    for key, name in CONFIG_ROWS:
+        if key in run.config and name not in seen:
+            seen.add(name)
+            value = run.config[key]
+            rows.append([name, "none" if value is None else str(value)])
+    rows.append(["sandbox isolation", ", ".join(run.sandbox_isolation) or "process group only"])
+    rows.append(["seed improver", short(run.seed_improver_sha)])
+    return "## Run configuration\n\n" + _table(["setting", "value"], rows)
+
+
+def _decision(record: GenerationRecord) -> str:
+    text = ACTIONS.get(record.action, record.action)
+    return text if record.action == SEED else f"{text} ({record.decided_by})"
+
+
+def _generations(history: SessionHistory, png: str | None) -> str:
+    if not history.records:
+        return "## Meta-utility per generation\n\nNo generation was scored."
+    rows = [[str(r.generation), str(r.attempt), short(r.proposed_sha), fmt_score(r.proposed_val), fmt_score(r.proposed_test),
+             _decision(r), short(r.current_sha), fmt_score(r.current_val), fmt_score(r.current_test)]
+            for r in history.records]
+    header = ["generation", "attempt", "proposed", "proposed val", "proposed test", "decision",
+              "current", "current val", "current test"]
+    plot = f"![Meta-utility per generation]({png})\n\n" if png else ""
+    return ("## Meta-utility per generation\n\n" + plot
+            + "Val is the meta-utility the run selects on; test is held out and never used to select. "
+              "Current is the improver kept after the decision.\n\n"
+            + _table(header, rows, right={0, 1, 3, 4, 7, 8}))
+
+
+def _lm_use(history: SessionHistory, png: str | None) -> str:
+    if not history.records:
+        return ""
+    rows = []
+    for r in history.records:
+        u = r.usage
+        rows.append([str(r.generation), str(r.attempt), f"{u.calls:,}", f"{u.failed:,}", f"{u.prompt_tokens:,}",
+                     f"{u.completion_tokens:,}", f"{u.tokens:,}", fmt_cost(u),
+                     "—" if r.duration_s is None else f"{r.duration_s:.1f}"])
+    total = history.usage
+    rows.append(["all", "", f"{total.calls:,}", f"{total.failed:,}", f"{total.prompt_tokens:,}",
+                 f"{total.completion_tokens:,}", f"{total.tokens:,}", fmt_cost(total), ""])
+    header = ["generation", "attempt", "LM calls", "failed", "prompt tokens", "completion tokens", "tokens",
+              "cost (USD)", "time (s)"]
+    plot = f"![LM use per generation]({png})\n\n" if png else ""
+    note = ("Each generation counts the LM requests made for it: its improvement step and every meta-utility "
+            "trial it ran (generation 0: scoring the seed). \"all\" also counts requests the log cannot place, "
+            "and those of a generation not decided yet. A cost marked ≥ leaves out requests with no known price.")
+    return "## LM use and cost per generation\n\n" + plot + note + "\n\n" + _table(header, rows, right=set(range(9)))
+
+
+def _approvals(history: SessionHistory) -> str:
+    decisions = [r for r in history.records if r.action != SEED]
+    if not decisions:
+        return "## Approvals\n\nNo generation was decided."
+    lines = ["## Approvals", ""]
+    for r in decisions:
+        attempt = f", attempt {r.attempt}" if r.attempt > 1 else ""
+        proposed = (f"proposed {short(r.proposed_sha)} (val {fmt_score(r.proposed_val)})" if r.proposed_sha
+                    else "no proposal: the improver failed")
+        lines.append(f"- **Generation {r.generation}{attempt}**: {proposed}; {ACTIONS.get(r.action, r.action)} "
+                     f"by {DECIDERS.get(r.decided_by, r.decided_by)}: {_cell(r.reason).rstrip('.')}.")
+    return "\n".join(lines)
+
+
+def _strategies(history: SessionHistory) -> str:
+    labels = history.strategies()
+    if not labels:
+        return ""
+    best = history.best_approved()
+    roles: dict[str, list[str]] = {}
+    for r in history.records:
+        if r.action == SEED:
+            roles.setdefault(r.current_sha, []).append("seed")
+        elif r.proposed_sha:
+            roles.setdefault(r.proposed_sha, []).append(f"proposed g{r.generation}" + ("" if r.attempt == 1 else f"a{r.attempt}")
+                                                        + (" (approved)" if r.accepted else ""))
+    if history.seed_sha:
+        roles.setdefault(history.seed_sha, ["seed"])
+    if best is not None:
+        roles.setdefault(best.current_sha, []).append("best")
+    rows = [[short(sha), ", ".join(dict.fromkeys(roles.get(sha, []))),
+             ", ".join(s.label for s in found) or "none detected"] for sha, found in labels.items()]
+    return (f"## Strategies ({METHOD})\n\n"
+            "Heuristic labels from keyword and AST patterns in each improver's source (identifiers and docstrings, "
+            "not comments or prompt text); they say what the code looks like, not what it was shown to do. "
+            "`stop-tui export --json` gives the evidence for each label.\n\n"
+            + _table(["improver", "role", "labels"], rows))
+
+
+def _diff(history: SessionHistory) -> str:
+    best, seed_sha = history.best_approved(), history.seed_sha
+    heading = "## Best improver against the seed"
+    if best is None or seed_sha is None:
+        return ""
+    if best.current_sha == seed_sha:
+        return f"{heading}\n\nThe best approved improver is the seed itself: nothing to compare."
+    seed, found = history.improvers.get(seed_sha), history.improvers.get(best.current_sha)
+    if seed is None or found is None:
+        return f"{heading}\n\nThe log lacks the source of {'the seed' if seed is None else 'the best improver'}."
+    diff = "".join(difflib.unified_diff(
+        _lines(seed), _lines(found), fromfile=f"seed {seed_sha[:8]}",
+        tofile=f"generation {best.generation} {best.current_sha[:8]}",
+    ))
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", diff)), default=0))
+    return (f"{heading}\n\nUnified diff from the seed improver to the best approved one "
+            f"(`stop-tui export --best` writes it whole).\n\n{fence}diff\n{diff}{fence}")
+
+
+def _lines(source: str) -> list[str]:
+    lines = source.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
+
+
+def _notes(history: SessionHistory) -> str:
+    notes = [f"Engine error: {message.splitlines()[-1] if message else message}" for message in history.engine_errors]
+    notes += [f"Notice: {message}" for message in history.engine_notices]
+    notes += [f"Reading the log: {message}" for message in history.reader_notices]
+    return "## Notes\n\n" + "\n".join(f"- {_cell(n)}" for n in notes) if notes else ""

@@ -1,0 +1,233 @@
+"""`stop-tui report`: Markdown with plots whose numbers are the log's."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import hashlib
+import re
+import struct
+import time
+
+import pytest
+
+from stop_tui.cli import main
+from stop_tui.engine.config import RunConfig
+from stop_tui.engine.evaluation import program_sha
+from stop_tui.engine.lm.scripted import ScriptedBackend
+from stop_tui.engine.runner import run_session
+from stop_tui.engine.session import LOG_NAME, read_session
+from stop_tui.engine.summary import generation_table
+
+from .session_logs import ANNEALING, BEAM, FULL, SEED_SOURCE, WORSE, Scenario, Step, scenario_events, write_session
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+
+
+def report(capsys, *args):
+    code = main(["report", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def section(markdown: str, heading: str) -> str:
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", markdown, re.S | re.M)
+    assert match, f"no section {heading!r}"
+    return match.group(1)
+
+
+def table(text: str) -> list[dict[str, str]]:
+    """The first Markdown table in text, as dicts keyed by its header."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    cells = [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines]
+    header, rows = cells[0], cells[2:]
+    return [dict(zip(header, row)) for row in rows]
+
+
+def number(cell: str) -> float:
+    return float(cell.replace(",", "").replace("≥", "").strip())
+
+
+def assert_png(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 100 and height > 100 and data.endswith(b"IEND\xaeB`\x82")
+
+
+def diff_block(markdown: str) -> str:
+    match = re.search(r"^(`{3,})diff\n(.*?)^\1$", markdown, re.S | re.M)
+    assert match, "no diff block"
+    return match.group(2)
+
+
+@pytest.fixture
+def full_report(tmp_path, capsys):
+    log = write_session(tmp_path / "full", scenario_events(FULL))
+    before = hashlib.sha256(log.read_bytes()).hexdigest()
+    code, out, err = report(capsys, log.parent)
+    assert code == 0 and err == ""
+    assert hashlib.sha256(log.read_bytes()).hexdigest() == before  # the log is only read
+    out_dir = log.parent / "report"
+    assert f"report: {out_dir / 'report.md'}" in out
+    return out_dir, (out_dir / "report.md").read_text()
+
+
+def test_report_files_and_title(full_report):
+    out_dir, markdown = full_report
+    assert_png(out_dir / "meta_utility.png")
+    assert_png(out_dir / "lm_usage.png")
+    assert "![Meta-utility per generation](meta_utility.png)" in markdown
+    assert "![LM use per generation](lm_usage.png)" in markdown
+    assert markdown.startswith("# STOP on `lpn` with `fake-model`\n")
+    created = read_session(out_dir.parent / LOG_NAME)[0].created
+    assert f"started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(created))}" in markdown
+
+
+def test_generation_table_matches_the_scenario(full_report):
+    rows = table(section(full_report[1], "Meta-utility per generation"))
+    seed, beam, anneal, worse = (program_sha(s)[:8] for s in (SEED_SOURCE, BEAM, ANNEALING, WORSE))
+    got = [(r["generation"], r["attempt"], r["proposed"].strip("`"), r["proposed val"], r["decision"],
+            r["current"].strip("`"), r["current val"], r["current test"]) for r in rows]
+    assert got == [
+        ("0", "1", seed, "0.400", "seed", seed, "0.400", "0.380"),
+        ("1", "1", beam, "0.620", "approved (rule)", beam, "0.620", "0.600"),
+        ("2", "1", worse, "0.300", "rejected (rule)", beam, "0.620", "0.600"),
+        ("3", "1", "—", "—", "rejected (rule)", beam, "0.620", "0.600"),
+        ("4", "1", worse, "0.700", "rejected for a retry (user)", beam, "0.620", "0.600"),
+        ("4", "2", anneal, "0.750", "approved (user)", anneal, "0.750", "0.710"),
+    ]
+
+
+def test_lm_table_matches_the_scenario(full_report):
+    rows = table(section(full_report[1], "LM use and cost per generation"))
+    requests = [FULL.seed_requests] + [step.requests for step in FULL.steps]
+    assert len(rows) == len(requests) + 1 and rows[-1]["generation"] == "all"
+    for row, made in zip(rows, requests):
+        assert number(row["LM calls"]) == len(made)
+        assert number(row["prompt tokens"]) == sum(p for p, _, _ in made)
+        assert number(row["completion tokens"]) == sum(c for _, c, _ in made)
+        assert number(row["tokens"]) == sum(p + c for p, c, _ in made)
+        priced = [cost for _, _, cost in made if cost is not None]
+        if not priced:
+            assert row["cost (USD)"] == "—"
+        else:
+            assert number(row["cost (USD)"]) == pytest.approx(sum(priced), abs=5e-5)
+            assert row["cost (USD)"].startswith("≥") == (len(priced) < len(made))
+    every = [r for made in requests for r in made]
+    total = rows[-1]
+    assert number(total["LM calls"]) == len(every) and number(total["tokens"]) == sum(p + c for p, c, _ in every)
+    assert total["cost (USD)"] == "≥ 0.1650"
+
+
+def test_approvals_and_outcome(full_report):
+    markdown = full_report[1]
+    approvals = section(markdown, "Approvals")
+    assert approvals.count("\n- ") == 5
+    assert "**Generation 3**: no proposal: the improver failed; rejected by the acceptance rule: the improver failed: ZeroDivisionError" in approvals
+    assert "**Generation 4, attempt 2**" in approvals and "approved by the user: approve by user." in approvals
+    outcome = section(markdown, "Outcome")
+    assert "The run **finished** (run finished) after 4 generations." in outcome
+    assert "**val 0.750 / test 0.710** against the seed's 0.400 / 0.380 (val +0.350, test +0.330)" in outcome
+    assert "Decisions: 2 approved, 3 rejected; 3 by the acceptance rule, 2 by the user." in outcome
+    every = FULL.seed_requests + [r for step in FULL.steps for r in step.requests]
+    prompt, completion = sum(r[0] for r in every), sum(r[1] for r in every)
+    assert (f"{len(every)} requests (0 failed), {prompt:,} prompt and {completion:,} completion tokens, "
+            "cost ≥ 0.1650 USD (2 requests had no known price)") in outcome
+    config = {row["setting"]: row["value"] for row in table(section(markdown, "Run configuration"))}
+    assert config["acceptance rule"] == "improved" and config["generations T"] == "4"
+    strategies = section(markdown, "Strategies (detected by keyword)")
+    assert "beam search" in strategies and "simulated annealing" in strategies
+
+
+def test_diff_is_from_the_seed_to_the_best_improver(full_report):
+    diff = diff_block(full_report[1])
+    expected = "".join(difflib.unified_diff(SEED_SOURCE.splitlines(True), ANNEALING.splitlines(True),
+                                            fromfile=f"seed {program_sha(SEED_SOURCE)[:8]}",
+                                            tofile=f"generation 4 {program_sha(ANNEALING)[:8]}"))
+    assert diff == expected
+
+
+def test_best_is_not_the_final_improver_under_rule_any(tmp_path, capsys):
+    scenario = Scenario(seed_val=0.5, seed_test=0.5, accept="any", steps=[
+        Step(1, BEAM, val=0.8, test=0.7, action="approve"), Step(2, WORSE, val=0.6, test=0.6, action="approve")])
+    log = write_session(tmp_path / "any", scenario_events(scenario))
+    assert report(capsys, log)[0] == 0
+    markdown = (tmp_path / "any" / "report" / "report.md").read_text()
+    assert diff_block(markdown).splitlines()[1] == f"+++ generation 1 {program_sha(BEAM)[:8]}"
+    assert f"The improver current at the end is `{program_sha(WORSE)[:8]}`" in section(markdown, "Outcome")
+
+
+def test_diff_fence_outlasts_backticks_in_the_sources(tmp_path, capsys):
+    fenced = BEAM.replace('"""Beam search over programs."""', '"""Beam search.\n\n    ```python\n    x\n    ```\n    """')
+    log = write_session(tmp_path / "fenced", scenario_events(Scenario(0.1, 0.1, [Step(1, fenced, val=0.5, test=0.5)])))
+    report(capsys, log)
+    markdown = (log.parent / "report" / "report.md").read_text()
+    assert "````diff\n" in markdown and "+    ```python\n" in diff_block(markdown)
+
+
+def test_killed_run_with_a_cut_off_line_and_an_output_dir(tmp_path, capsys):
+    scenario = Scenario(0.3, 0.3, [Step(1, BEAM, val=0.5, test=0.4)], finished=None)
+    log = write_session(tmp_path / "killed", scenario_events(scenario))
+    with open(log, "ab") as handle:
+        handle.write(b'{"type":"generation_started","ts":1,"gen')
+    code, _, err = report(capsys, log, "-o", tmp_path / "elsewhere")
+    assert code == 0 and err.count("incomplete last line") == 1
+    markdown = (tmp_path / "elsewhere" / "report.md").read_text()
+    assert "The log has **no end of run**" in markdown
+    assert "Reading the log:" in section(markdown, "Notes") and not (log.parent / "report").exists()
+
+
+def test_a_log_with_no_scores_yet(tmp_path, capsys):
+    log = write_session(tmp_path / "young", scenario_events(FULL)[:2])
+    assert report(capsys, log)[0] == 0
+    out_dir = log.parent / "report"
+    markdown = (out_dir / "report.md").read_text()
+    assert "No generation was scored." in markdown and not (out_dir / "meta_utility.png").exists()
+
+
+def test_bad_input(tmp_path, capsys):
+    code, out, err = report(capsys, tmp_path / "missing")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "no session at" in err
+    log = write_session(tmp_path / "s", scenario_events(FULL))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, out, err = report(capsys, log, "-o", blocker)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot write the report to" in err
+
+
+# --- a real scripted run ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scripted_log(tmp_path_factory, lpn):
+    log = tmp_path_factory.mktemp("scripted") / LOG_NAME
+    config = RunConfig(iterations=2, meta_tests=2, meta_utility_budget=4, improver_timeout_s=120, trial_timeout_s=8)
+    asyncio.run(run_session(config=config, task=lpn, backend=ScriptedBackend(seed=0), log_path=log))
+    return log
+
+
+def test_scripted_run_report_matches_the_generation_table(scripted_log, capsys):
+    assert report(capsys, scripted_log.parent)[0] == 0
+    out_dir = scripted_log.parent / "report"
+    markdown = (out_dir / "report.md").read_text()
+    assert_png(out_dir / "meta_utility.png")
+    assert_png(out_dir / "lm_usage.png")
+    expected = generation_table(read_session(scripted_log)[1])
+    scores = table(section(markdown, "Meta-utility per generation"))
+    usage = table(section(markdown, "LM use and cost per generation"))
+    assert len(scores) == len(expected) == 3 and len(usage) == 4
+    for row, score, lm in zip(expected, scores, usage):
+        assert int(score["generation"]) == row.generation
+        assert score["current"].strip("`") == row.current_sha[:8]
+        assert number(score["current val"]) == pytest.approx(row.current_val, abs=5e-4)
+        assert number(score["current test"]) == pytest.approx(row.current_test, abs=5e-4)
+        assert number(score["proposed val"]) == pytest.approx(row.proposed_val, abs=5e-4)
+        assert number(lm["LM calls"]) == row.lm_calls and number(lm["completion tokens"]) == row.completion_tokens
+    assert number(usage[-1]["LM calls"]) == sum(row.lm_calls for row in expected)
+    best = max((row for row in expected if row.accepted), key=lambda row: row.current_val)
+    if best.current_sha != expected[0].current_sha:
+        assert diff_block(markdown).splitlines()[1].endswith(best.current_sha[:8])
