@@ -1,0 +1,164 @@
+"""What the session list shows of a log, read without parsing the whole log.
+
+A long run's log is hundreds of megabytes, almost all of it LM traffic, and a sessions root
+holds many. So an outline reads:
+  - the first line (the header) and the next few lines, up to the run's start (its task,
+    model and configuration come right after the seed improver's source);
+  - the end of the log backwards, a block at a time, only as far as the last decided
+    generation: the run's end (if any), the last decision (generations, current scores)
+    and, if no generation was decided, the seed's score. Lines are told apart by their
+    `{"type":"..."` prefix (see engine.session.EVENT_LINE_PREFIX) and only the few wanted
+    ones are parsed, so scanning costs little more than reading those bytes.
+The middle of a log is never read: a corrupt line there shows when the log is opened in
+full (replay, report, export), not here. The val shown is the improver current at the
+end; under the default acceptance rule that is the best one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..engine.events import event_from_dict
+from ..engine.session import LOG_NAME, SessionError, event_type_of, parse_header
+
+HEAD_LINES = 8  # the run's start comes after the header and the seed improver's source
+BLOCK = 1 << 16  # 64 KiB: a generation decided near the end costs one or two reads
+
+
+@dataclass
+class SessionOutline:
+    log: Path
+    size: int
+    modified: float
+    created: float | None = None
+    run_id: str = ""
+    task: str | None = None
+    model: str | None = None
+    accept: str | None = None
+    generations: int | None = None  # decided (RunFinished's count if the run ended)
+    current_val: float | None = None  # of the improver current at the end of the log
+    current_test: float | None = None
+    state: str = "incomplete"  # finished | stopped | failed | incomplete | error
+    reason: str = ""
+    cut_off: bool = False  # the last line is incomplete (killed mid-write, or still being written)
+    error: str | None = None  # why the log cannot be read (state "error")
+    bytes_read: int = 0  # how much of the log the outline read
+
+
+def find_logs(root: Path) -> list[Path]:
+    """Session logs under root: DIR/session.jsonl for each directory, and root's own *.jsonl files."""
+    logs = []
+    for entry in root.iterdir():
+        if entry.is_dir() and (entry / LOG_NAME).is_file():
+            logs.append(entry / LOG_NAME)
+        elif entry.is_file() and entry.suffix == ".jsonl":
+            logs.append(entry)
+    return logs
+
+
+def read_outline(log: Path) -> SessionOutline:
+    """The outline of one log; a log that cannot be read gives state "error", never an exception."""
+    try:
+        stat = log.stat()
+    except OSError as exc:
+        return SessionOutline(log=log, size=0, modified=0.0, state="error", error=f"cannot read: {exc.strerror or exc}")
+    outline = SessionOutline(log=log, size=stat.st_size, modified=stat.st_mtime)
+    try:
+        with open(log, "rb") as handle:
+            _read_tail(handle, outline, _read_head(handle, outline))
+    except SessionError as exc:
+        outline.state, outline.error = "error", str(exc)
+    except OSError as exc:
+        outline.state, outline.error = "error", f"cannot read {log}: {exc.strerror or exc}"
+    return outline
+
+
+def _parse(log: Path, line: bytes, where: str):
+    try:
+        return event_from_dict(json.loads(line))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise SessionError(f"{log}: corrupt event {where} ({exc}).") from None
+
+
+def _read_head(handle, outline: SessionOutline) -> int:
+    """Header and run start; returns where the events begin."""
+    first = handle.readline()
+    outline.bytes_read += len(first)
+    header = parse_header(outline.log, first)
+    outline.created, outline.run_id = header.created, header.run_id
+    data_start = handle.tell()
+    for line_no in range(2, 2 + HEAD_LINES):
+        line = handle.readline()
+        outline.bytes_read += len(line)
+        if not line.endswith(b"\n"):
+            break
+        if event_type_of(line) == "run_started":
+            run = _parse(outline.log, line, f"on line {line_no}")
+            outline.task, outline.model = run.task, run.model
+            outline.accept = run.config.get("accept") if isinstance(run.config, dict) else None
+            break
+    return data_start
+
+
+def _lines_backwards(handle, outline: SessionOutline, start: int):
+    """(offset, line) for each complete line from the end of the log back to start, reading
+    BLOCK bytes at a time. A last line without its newline is left out (and noted)."""
+    end = outline.size
+    if end <= start:
+        return
+    handle.seek(end - 1)
+    outline.cut_off = handle.read(1) != b"\n"
+    carry = b""  # the end part of a line that began in an earlier block
+    position, first_block = end, True
+    while position > start:
+        size = min(BLOCK, position - start)
+        position -= size
+        handle.seek(position)
+        block = handle.read(size) + carry
+        outline.bytes_read += size
+        pieces = block.split(b"\n")
+        cursor = position + len(block) + 1  # one past the newline that ends the last piece
+        if first_block:
+            after_last_newline = pieces.pop()  # nothing, or the cut-off line
+            cursor -= len(after_last_newline) + 1
+            first_block = False
+        carry = pieces.pop(0) if position > start else b""
+        for line in reversed(pieces):
+            cursor -= len(line) + 1
+            yield cursor, line
+
+
+def _read_tail(handle, outline: SessionOutline, start: int) -> None:
+    seed = None
+    for offset, line in _lines_backwards(handle, outline, start):
+        kind = event_type_of(line)
+        where = f"at byte {offset}"
+        if kind == "run_finished" and outline.state == "incomplete":
+            finished = _parse(outline.log, line, where)
+            outline.state, outline.reason, outline.generations = finished.state, finished.reason, finished.generations
+        elif kind == "generation_decided":
+            decided = _parse(outline.log, line, where)
+            if outline.generations is None:
+                outline.generations = decided.generation
+            outline.current_val, outline.current_test = decided.current_val, decided.current_test
+            break
+        elif kind == "candidate_scored":
+            scored = _parse(outline.log, line, where)
+            if scored.generation == 0:
+                seed = scored
+    else:
+        if seed is not None:  # no generation decided: the seed is current
+            outline.current_val, outline.current_test = seed.val, seed.test
+        if outline.generations is None:
+            outline.generations = 0
+    if outline.state == "incomplete":
+        outline.reason = ("last line cut off: killed mid-write, or still being written" if outline.cut_off
+                          else "no end of run: still running, or killed")
+
+
+def find_outlines(root: Path) -> list[SessionOutline]:
+    """Outlines of every log under root, oldest first (by the time the run started)."""
+    outlines = [read_outline(log) for log in find_logs(root)]
+    return sorted(outlines, key=lambda o: (o.created if o.created is not None else o.modified, str(o.log)))
