@@ -83,18 +83,22 @@ def run(args: argparse.Namespace, console: Console) -> int:
             config=config, tasks=tasks, improver=improver, seed_improver=seed_improver_source(), runs=args.runs,
             backend=backend, log_path=log_path, improver_path=str(args.improver), subscribers=[view.handle],
         ))
-    markdown = markdown_report(report, log_path)
+    write_error = None
     try:
         with open(output, "x", encoding="utf-8") as handle:
-            handle.write(markdown)
-    except OSError as exc:
-        raise UsageError(f"cannot write the report {output}: {exc.strerror or exc}; the results are in {log_path}.") from None
+            handle.write(markdown_report(report, log_path))
+    except OSError as exc:  # the results are safe in the log; say so rather than lose the table
+        write_error = f"cannot write the report {output}: {exc.strerror or exc}; the results are in {log_path}."
     # With --json, stdout holds the JSON object alone; what people read goes to stderr.
     status.print(results_table(report))
     for note in notes(report):
         status.print(f"[dim]{escape(note)}[/]")
     if args.json:
-        print(json.dumps({**report.to_dict(), "markdown": str(output), "session_log": str(log_path)}))
+        print(json.dumps({**report.to_dict(), "markdown": None if write_error else str(output),
+                          "session_log": str(log_path)}))
+    if write_error:
+        Console(stderr=True).print(f"stop-tui: {write_error}", markup=False, highlight=False, soft_wrap=True)
+        return 1
     status.print(f"report: {escape(str(output))}; session log: {escape(str(log_path))}")
     return 0 if report.state == "finished" else 1
 
