@@ -94,10 +94,18 @@ class StopApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#improver").border_title = "improver source"
-        self.query_one("#leaderboard").border_title = "leaderboard (click a header or press o to sort)"
-        self.query_one("#stream").border_title = "LM requests (enter: follow, f: newest)"
-        self.query_one("#plot").border_title = "progress"
+        # Kept by reference: while a modal is up, queries would search the modal, not these.
+        self.header = self.query_one(RunHeader)
+        self.improver = self.query_one(ImproverSource)
+        self.leaderboard = self.query_one(Leaderboard)
+        self.stream = self.query_one(CandidateStream)
+        self.plot = self.query_one(ProgressPlot)
+        self.diff_view = self.query_one(DiffView)
+        self.tabs = self.query_one(TabbedContent)
+        self.improver.border_title = "improver source"
+        self.leaderboard.border_title = "leaderboard (click a header or press o to sort)"
+        self.stream.border_title = "LM requests (enter: follow, f: newest)"
+        self.plot.border_title = "progress"
         self._install_themes()
         if self.settings.keymap:
             self._install_keymap()
@@ -125,7 +133,7 @@ class StopApp(App[int]):
             self.settings.remember_theme(theme.name)
         except OSError as exc:
             self.notify(f"could not remember the theme in {self.settings.path}: {exc.strerror}", severity="warning")
-        self.query_one(ImproverSource).show(self.model)  # code colours follow light/dark
+        self.improver.show(self.model, force=True)  # code colours follow light/dark
 
     def _install_keymap(self) -> None:
         known = {b.id for _, bindings in self.binding_sections() for b in bindings}
@@ -197,13 +205,13 @@ class StopApp(App[int]):
         dirty = model.dirty
         model.dirty = type(dirty)()
         with self.batch_update():
-            self.query_one(RunHeader).show(model, now, self.source.label)
-            self.query_one(CandidateStream).show(model, now, dirty.requests, dirty.scores)
-            self.query_one(Leaderboard).show(model, now, dirty.candidates)
+            self.header.show(model, now, self.source.label)
+            self.stream.show(model, now, dirty.requests, dirty.scores)
+            self.leaderboard.show(model, now, dirty.candidates)
             if dirty.generations or dirty.programs or dirty.status:
-                self.query_one(ImproverSource).show(model)
-                self.query_one(DiffView).show(model)
-                self.query_one(ProgressPlot).show(model)
+                self.improver.show(model)
+                self.diff_view.show(model)
+                self.plot.show(model)
         if dirty.status:
             self.refresh_bindings()
 
@@ -260,16 +268,16 @@ class StopApp(App[int]):
             self.notify("Stopping now; completed work is in the session log.")
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.tabs.active = tab
 
     def action_toggle_side_by_side(self) -> None:
-        self.query_one(DiffView).toggle_side_by_side()
+        self.diff_view.toggle_side_by_side()
 
     def action_follow_newest(self) -> None:
-        self.query_one(CandidateStream).follow(None)
+        self.stream.follow(None)
 
     def action_cycle_sort(self) -> None:
-        self.query_one(Leaderboard).cycle_sort()
+        self.leaderboard.cycle_sort()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

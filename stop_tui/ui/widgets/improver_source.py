@@ -36,8 +36,10 @@ class ImproverSource(Vertical):
         with VerticalScroll():
             yield Static(id="improver-code")
 
-    def show(self, model: RunModel) -> None:
+    def show(self, model: RunModel, force: bool = False) -> None:
         self._model = model
+        if force:
+            self._shown = (None, "")
         versions = model.improver_versions()
         if versions != self._versions:
             self._versions = versions

@@ -1,0 +1,94 @@
+"""The TUI's behaviour on recorded events: themes, keymap, sorting, engine errors."""
+
+from __future__ import annotations
+
+from stop_tui.engine.summary import generation_table
+from stop_tui.ui.app import StopApp
+from stop_tui.ui.model import RunModel
+from stop_tui.ui.screens.engine_error import EngineErrorScreen
+from stop_tui.ui.screens.help import HelpScreen
+from stop_tui.ui.settings import Settings
+from stop_tui.ui.sources import RecordedRun
+from stop_tui.ui.widgets.leaderboard import Leaderboard
+from stop_tui.paths import bundled_themes_dir
+
+from .tui_support import SIZE, fixture_events, recorded_app
+
+
+def test_model_agrees_with_the_generation_table():
+    events = fixture_events()
+    model = RunModel()
+    for event in events:
+        model.apply(event)
+    rows = generation_table(events)
+    assert model.current_sha == rows[-1].current_sha
+    assert [(g.generation, g.accepted) for g in model.generations] == [(r.generation, r.accepted) for r in rows[1:]]
+    assert model.lm_calls == sum(r.lm_calls for r in rows)
+    assert model.state == "finished" and model.awaiting_decision is None
+
+
+async def test_theme_choice_is_remembered(tmp_path):
+    app = recorded_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.theme == "stop-dark"
+        assert {"stop-dark", "stop-light", "stop-high-contrast"} <= set(app.available_themes)
+        app.theme = "stop-light"
+        await pilot.pause(0.2)
+    assert 'theme = "stop-light"' in (tmp_path / "config.toml").read_text()
+    again = recorded_app(tmp_path)
+    again.settings = Settings.load(tmp_path / "config.toml")
+    async with again.run_test(size=SIZE):
+        assert again.theme == "stop-light"
+
+
+async def test_a_broken_theme_file_is_skipped_with_a_notice(tmp_path):
+    themes = tmp_path / "themes"
+    themes.mkdir()
+    (themes / "bad.toml").write_text('name = "bad"\nprimary = "not a colour"\n')
+    (themes / "odd.toml").write_text('name = "odd"\nprimary = "#fff"\nsparkle = true\n')
+    app = StopApp(RecordedRun(fixture_events()), settings=Settings(path=tmp_path / "config.toml"),
+                  theme_dirs=[bundled_themes_dir(), themes])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        messages = [n.message for n in app._notifications]
+        assert any("bad.toml" in m for m in messages) and any("sparkle" in m for m in messages)
+        assert "bad" not in app.available_themes and app.theme == "stop-dark"
+
+
+async def test_keys_can_be_remapped_from_the_config_file(tmp_path):
+    (tmp_path / "config.toml").write_text('[keymap]\nhelp = "h"\nnot-a-binding = "z"\n')
+    app = recorded_app(tmp_path)
+    app.settings = Settings.load(tmp_path / "config.toml")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        assert isinstance(app.screen, HelpScreen)
+        assert any("not-a-binding" in n.message for n in app._notifications)
+
+
+async def test_leaderboard_sorts_by_a_column_and_back(tmp_path):
+    app = recorded_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        board = app.query_one(Leaderboard)
+        board.sort_by("test")
+        tests = [app.model.candidates[str(k.value)].test for k in (row.key for row in board.ordered_rows)]
+        assert tests == sorted(tests, reverse=True)
+        board.sort_by("test")
+        tests = [app.model.candidates[str(k.value)].test for k in (row.key for row in board.ordered_rows)]
+        assert tests == sorted(tests)
+
+
+class FailingRun(RecordedRun):
+    async def drive(self, sink, approver):
+        raise RuntimeError("the sandbox fork server died")
+
+
+async def test_an_engine_error_shows_in_the_app(tmp_path):
+    app = StopApp(FailingRun([], "/tmp/nowhere.jsonl"), settings=Settings(path=tmp_path / "config.toml"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, EngineErrorScreen)
+        assert "fork server died" in app.screen.message
+        await pilot.press("escape")
+        assert not isinstance(app.screen, EngineErrorScreen)

@@ -1,0 +1,126 @@
+"""The TUI driving real scripted runs: approvals, retries, pause and stop, as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual.widgets import DataTable
+
+from stop_tui.engine.config import RunConfig
+from stop_tui.engine.events import GenerationDecided, GenerationStarted, LMRequestStarted, RunFinished, RunPaused
+from stop_tui.engine.lm.models import make_backend
+from stop_tui.engine.session import prepare_session_dir, read_session
+from stop_tui.engine.tasks import load_task, task_search_dirs
+from stop_tui.paths import bundled_themes_dir
+from stop_tui.ui.app import StopApp
+from stop_tui.ui.model import ENDED
+from stop_tui.ui.screens.approval import ApprovalScreen
+from stop_tui.ui.screens.confirm_stop import ConfirmStopScreen
+from stop_tui.ui.settings import Settings
+from stop_tui.ui.sources import LiveRun
+from stop_tui.ui.widgets.diff_view import DiffView
+from stop_tui.ui.widgets.leaderboard import Leaderboard
+
+from .tui_support import SIZE
+
+# Small budgets: a generation takes a few seconds with the scripted backend.
+CONFIG = dict(lm_calls=2, samples_per_call=2, utility_budget=6, meta_utility_budget=4, meta_tests=2,
+              improver_timeout_s=60, trial_timeout_s=8, seed=0)
+
+
+def live_app(tmp_path, *, iterations: int, gate: bool = True) -> tuple[StopApp, LiveRun]:
+    log = prepare_session_dir(tmp_path / "session")
+    source = LiveRun(config=RunConfig(iterations=iterations, **CONFIG), task=load_task("lpn", task_search_dirs()),
+                     backend=make_backend("scripted", seed=0), log_path=log, gate=gate)
+    app = StopApp(source, settings=Settings(path=tmp_path / "config" / "config.toml"), theme_dirs=[bundled_themes_dir()])
+    return app, source
+
+
+async def until(pilot, condition, timeout: float = 90.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
+        await pilot.pause(0.05)
+
+
+def decisions(source: LiveRun) -> list[GenerationDecided]:
+    _, events = read_session(source.log_path)
+    return [e for e in events if isinstance(e, GenerationDecided)]
+
+
+async def test_approve_then_reject_changes_the_current_improver_as_they_should(tmp_path):
+    app, source = live_app(tmp_path, iterations=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="the first approval panel")
+        assert app.query_one("#requests", DataTable).row_count > 0, "the stream pane shows the LM requests"
+        assert app.query_one(Leaderboard).row_count >= 2, "the leaderboard shows the seed and candidates"
+        first = app.model.awaiting_decision.proposed_sha
+        assert app.model.display_state == "waiting for approval"
+        await pilot.press("a")
+        await until(pilot, lambda: app.model.current_sha == first, what="the approved improver to become current")
+
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="the second approval panel")
+        second = app.model.awaiting_decision.proposed_sha
+        await pilot.press("escape")  # decide later: look at the diff first
+        assert not isinstance(app.screen, ApprovalScreen)
+        await pilot.press("d")
+        await pilot.pause(0.3)
+        assert app.query_one(DiffView).pair() == (first, second), "the diff compares current and proposed"
+        await pilot.press("a")  # on the main screen, a reopens the panel
+        assert isinstance(app.screen, ApprovalScreen)
+        await pilot.press("r")
+        await until(pilot, lambda: app.model.state in ENDED, what="the run to finish")
+        assert app.model.current_sha == first, "a rejected proposal leaves the current improver"
+        await pilot.pause(0.3)
+        assert app.query_one(DiffView).pair() == (first, second)
+    logged = decisions(source)
+    assert [(d.generation, d.accepted, d.decided_by, d.action) for d in logged] == [
+        (1, True, "user", "approve"), (2, False, "user", "reject")]
+    assert logged[0].current_sha == first and logged[1].current_sha == first
+
+
+async def test_reject_and_retry_runs_the_step_again(tmp_path):
+    app, source = live_app(tmp_path, iterations=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="the approval panel")
+        await pilot.press("t")
+        await until(pilot, lambda: len(app.model.generations) == 2, what="the retried generation")
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen), what="the retry's approval panel")
+        await pilot.press("a")
+        await until(pilot, lambda: app.model.state in ENDED, what="the run to finish")
+    _, events = read_session(source.log_path)
+    starts = [(e.generation, e.attempt) for e in events if isinstance(e, GenerationStarted)]
+    assert starts == [(1, 1), (1, 2)]
+    assert [(d.attempt, d.action) for d in decisions(source)] == [(1, "retry"), (2, "approve")]
+
+
+async def test_pause_holds_new_lm_requests_and_stop_now_ends_the_run(tmp_path):
+    app, source = live_app(tmp_path, iterations=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")  # before the engine sends anything
+        await until(pilot, lambda: app.model.paused, what="the run to say it is paused")
+        await asyncio.sleep(2.0)
+        assert app.model.requests == {}, "no LM request goes out while paused"
+        assert app.model.display_state == "paused"
+        await pilot.press("p")
+        await until(pilot, lambda: app.model.requests, what="requests after resuming")
+        await pilot.press("s")
+        assert isinstance(app.screen, ConfirmStopScreen)
+        await pilot.press("n")
+        await until(pilot, lambda: app.model.state in ENDED, what="the run to stop")
+        assert app.model.state == "stopped"
+    _, events = read_session(source.log_path)
+    assert any(isinstance(e, RunPaused) for e in events)
+    first_request = next(i for i, e in enumerate(events) if isinstance(e, LMRequestStarted))
+    assert first_request > next(i for i, e in enumerate(events) if isinstance(e, RunPaused))
+    finished = [e for e in events if isinstance(e, RunFinished)]
+    assert len(finished) == 1 and finished[0].state == "stopped"
+
+
+async def test_without_the_gate_the_rule_decides(tmp_path):
+    app, source = live_app(tmp_path, iterations=1, gate=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.model.state in ENDED, what="the run to finish")
+        assert not isinstance(app.screen, ApprovalScreen)
+    assert [d.decided_by for d in decisions(source)] == ["rule"]
