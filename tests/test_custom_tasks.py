@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from stop_tui.commands.common import UsageError
 from stop_tui.commands.tasks import new_task
 from stop_tui.engine.bus import EventBus
 from stop_tui.engine.evaluation import Evaluator, ProgramRegistry
@@ -63,8 +64,10 @@ def test_tasks_new_refuses_to_overwrite_and_bad_names(tmp_path):
     (tmp_path / "taken" / "seed.py").write_text(seed_before + "# my edit\n")
     assert_usage_error(stop_tui("tasks", "new", "taken", "--dir", str(tmp_path)), "already exists")
     assert (tmp_path / "taken" / "seed.py").read_text().endswith("# my edit\n")
-    for bad in ("9lives", "has-dash", "../escape", "a b"):
-        assert_usage_error(stop_tui("tasks", "new", bad, "--dir", str(tmp_path)), "is not valid")
+    assert_usage_error(stop_tui("tasks", "new", "../escape", "--dir", str(tmp_path)), "is not valid")
+    for bad in ("9lives", "has-dash", "a b", "", "x" * 65, "name.py"):
+        with pytest.raises(UsageError, match="is not valid"):
+            new_task(bad, tmp_path, Console(file=io.StringIO()))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     blocker = tmp_path / "file"
     blocker.write_text("")
