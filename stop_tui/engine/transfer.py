@@ -362,6 +362,9 @@ async def run_transfer(*, config: RunConfig, tasks: list[Task], improver: str, s
         bus.subscribe(subscriber)
     try:
         async with SandboxPool(improver_slots=config.improver_slots) as pool:
+            start = getattr(backend, "start", None)  # a backend with a server to launch (a local model)
+            if start is not None:
+                await start()
             gateway = LMGateway(backend, bus, max_concurrency=config.max_concurrency)
             transfer = Transfer(config=config, tasks=tasks, improver=improver, seed_improver=seed_improver,
                                 runs=runs, gateway=gateway, pool=pool, bus=bus, improver_path=improver_path,
