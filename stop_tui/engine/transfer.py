@@ -11,8 +11,8 @@ For each task, `run_transfer` measures
     is evaluated on test. A run that raises, times out or returns no program scores 0, as in
     the meta-utility. Each improver column is the mean +- standard error over the N runs.
 
-All runs of all tasks go at once, through one LM gateway and one sandbox pool, which bound
-the load. Every step is an event on the bus and in the session log; `transfer_rows` rebuilds
+The seed solutions are evaluated first; then all improver runs of all tasks go at once,
+through one LM gateway and one sandbox pool, which bound the load. Every step is an event on the bus and in the session log; `transfer_rows` rebuilds
 the table from the events alone, live or read back from the log.
 """
 
@@ -286,7 +286,10 @@ class Transfer:
         ))
         state, reason = "finished", f"{len(self.tasks)} tasks x {self.runs} runs of each improver"
         try:
-            await asyncio.gather(*(self._seed(task) for task in self.tasks), *(
+            # Seeds first: the u(seed solution) column is then measured on a quiet machine, not
+            # against the CPU load of every improver run (tasks with 0.1 s limits notice).
+            await asyncio.gather(*(self._seed(task) for task in self.tasks))
+            await asyncio.gather(*(
                 self._improver_run(task, key, shas[key], i)
                 for task in self.tasks for key in IMPROVERS for i in range(self.runs)
             ))
