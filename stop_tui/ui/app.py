@@ -201,6 +201,8 @@ class StopApp(App[int]):
 
     def repaint(self) -> None:
         """Show what changed since the last repaint."""
+        if self._closing:  # shutting down: the panes are going
+            return
         model, now = self.model, self.clock()
         dirty = model.dirty
         model.dirty = type(dirty)()

@@ -52,9 +52,13 @@ class CandidateStream(Vertical):
         with VerticalScroll(id="sample-scroll"):
             yield Static(id="samples")
 
+    def on_mount(self) -> None:
+        self.table = self.query_one(DataTable)
+        self.samples = self.query_one("#samples", Static)
+
     def show(self, model: RunModel, now: float, changed: set[str], scores_changed: bool) -> None:
         self._model = model
-        table = self.query_one(DataTable)
+        table = self.table
         for request_id in sorted(changed):
             request = model.requests.get(request_id)
             if request is None:
@@ -114,7 +118,7 @@ class CandidateStream(Vertical):
 
     def _render_samples(self, now: float) -> None:
         model = self._model
-        pane = self.query_one("#samples", Static)
+        pane = self.samples
         request = model.requests.get(self.followed or "") if model else None
         if request is None:
             pane.update("No LM request yet.")

@@ -37,13 +37,18 @@ class DiffView(Vertical):
         with VerticalScroll():
             yield Static(id="diff-body")
 
+    def on_mount(self) -> None:
+        self.old_picker = self.query_one("#diff-from", Select)
+        self.new_picker = self.query_one("#diff-to", Select)
+        self.body = self.query_one("#diff-body", Static)
+
     def show(self, model: RunModel) -> None:
         self._model = model
         versions = model.improver_versions()
         if versions != self._versions:
             self._versions = versions
             options = [("default (current vs proposed)", AUTO)] + versions
-            for select in self.query(Select):
+            for select in (self.old_picker, self.new_picker):
                 keep = select.value
                 with self.prevent(Select.Changed):
                     select.set_options(options)
@@ -56,13 +61,11 @@ class DiffView(Vertical):
         if model is None:
             return None, None
         default_old, default_new = model.default_diff_pair()
-        old = self.query_one("#diff-from", Select).value
-        new = self.query_one("#diff-to", Select).value
+        old, new = self.old_picker.value, self.new_picker.value
         return (default_old if old == AUTO else str(old)), (default_new if new == AUTO else str(new))
 
     def choose(self, old_sha: str, new_sha: str) -> None:
-        self.query_one("#diff-from", Select).value = old_sha
-        self.query_one("#diff-to", Select).value = new_sha
+        self.old_picker.value, self.new_picker.value = old_sha, new_sha
 
     def toggle_side_by_side(self) -> None:
         self.side_by_side = not self.side_by_side
@@ -81,7 +84,7 @@ class DiffView(Vertical):
         if key == self._shown:
             return
         self._shown = key
-        body = self.query_one("#diff-body", Static)
+        body = self.body
         self.border_title = f"diff {(old or '-')[:8]} -> {(new or '-')[:8]}" + ("  (side by side)" if self.side_by_side else "")
         if not old or not new or old not in model.programs or new not in model.programs:
             body.update("Nothing to compare yet: the run has one improver so far.")

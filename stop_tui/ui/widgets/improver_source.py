@@ -36,6 +36,10 @@ class ImproverSource(Vertical):
         with VerticalScroll():
             yield Static(id="improver-code")
 
+    def on_mount(self) -> None:
+        self.picker = self.query_one(Select)
+        self.code = self.query_one("#improver-code", Static)
+
     def show(self, model: RunModel, force: bool = False) -> None:
         self._model = model
         if force:
@@ -43,7 +47,7 @@ class ImproverSource(Vertical):
         versions = model.improver_versions()
         if versions != self._versions:
             self._versions = versions
-            select = self.query_one(Select)
+            select = self.picker
             keep = select.value
             options = [("current improver", FOLLOW_CURRENT)] + [(label, sha) for label, sha in versions]
             with self.prevent(Select.Changed):
@@ -59,14 +63,14 @@ class ImproverSource(Vertical):
         model = self._model
         if model is None:
             return
-        choice = self.query_one(Select).value
+        choice = self.picker.value
         sha = model.current_sha if choice == FOLLOW_CURRENT else str(choice)
         source = model.programs.get(sha or "", "")
         key = (sha, "current" if choice == FOLLOW_CURRENT else "picked")
         if key == self._shown and source:
             return
         self._shown = key
-        code = self.query_one("#improver-code", Static)
+        code = self.code
         if not source:
             code.update("(waiting for the run to record its improver)")
             return
