@@ -59,17 +59,21 @@ def spectral_bound(matrix: np.ndarray) -> float:
     return float(total / 2 - len(matrix) * min(lowest, 0.0) / 4)
 
 
+def answer_for(matrix: np.ndarray) -> dict:
+    """What score() needs about a graph: an engine-side copy, its total weight and its bound."""
+    return {
+        "n": len(matrix),
+        "matrix": matrix.astype(np.int16),  # weights 0..10 fit; converted back when scoring
+        "total": int(matrix.sum()) // 2,
+        "bound": spectral_bound(matrix),
+    }
+
+
 def generate(seed: int):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(MIN_NODES, MAX_NODES + 1))
     matrix = random_graph(rng, n)
-    answer = {
-        "n": n,
-        "matrix": matrix.astype(np.int16),  # engine-side copy for scoring; 1..10 fits
-        "total": int(matrix.sum()) // 2,
-        "bound": spectral_bound(matrix),
-    }
-    return [matrix.tolist()], answer
+    return [matrix.tolist()], answer_for(matrix)
 
 
 def utility_of_cut(cut: float, total: float, bound: float) -> float:
