@@ -121,17 +121,22 @@ def reference_search(F, D, P, rng) -> tuple[float, list[int]]:
     return assignment_cost(F, D, P, best), best.tolist()
 
 
-def generate(seed: int):
-    rng = np.random.default_rng(seed)
-    F, D, P = rng.random((3, N, N))
+def answer_for(F, D, P, rng) -> dict:
+    """What score() needs about an instance: engine-side copies of the matrices, the random
+    permutations' mean cost E and the reference search's cost R (with its assignment)."""
     reference, reference_assignment = reference_search(F, D, P, rng)
-    answer = {
-        "F": F, "D": D, "P": P,  # engine-side copies for scoring
+    return {
+        "F": F, "D": D, "P": P,
         "random_mean": random_permutation_mean(F, D, P),
         "reference": reference,
         "reference_assignment": reference_assignment,
     }
-    return [F.tolist(), D.tolist(), P.tolist()], answer
+
+
+def generate(seed: int):
+    rng = np.random.default_rng(seed)
+    F, D, P = rng.random((3, N, N))
+    return [F.tolist(), D.tolist(), P.tolist()], answer_for(F, D, P, rng)
 
 
 def utility_of_cost(cost: float, random_mean: float, reference: float) -> float:
@@ -142,7 +147,7 @@ def utility_of_cost(cost: float, random_mean: float, reference: float) -> float:
 
 
 def score(args, answer, output, elapsed_s: float) -> float:
-    perm = as_permutation(output, N)
+    perm = as_permutation(output, len(answer["F"]))
     if perm is None:
         return 0.0
     cost = assignment_cost(answer["F"], answer["D"], answer["P"], perm) + max(0.0, float(elapsed_s))
