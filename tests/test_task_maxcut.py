@@ -154,11 +154,11 @@ def test_score_accepts_only_n_labels_in_0_1(task):
 
 # --- through the sandbox, as in a run -----------------------------------------------------
 
-async def test_seed_utility_is_stable_across_evaluations(pool):
+async def test_seed_utility_is_stable_across_evaluations(pool, task):
     scores = []
-    for _ in range(2):  # a fresh task and evaluator each time: nothing cached between them
-        task = load_task_folder(FOLDER)
-        result = await evaluator(pool).evaluate(task, task.seed_source, "val", "t")
+    # A fresh evaluator each time, and a freshly loaded task the second time: nothing cached.
+    for loaded in (task, load_task_folder(FOLDER)):
+        result = await evaluator(pool).evaluate(loaded, loaded.seed_source, "val", "t")
         assert result.failures == 0, result.failure_reasons
         scores.append(result.utility)
     assert scores[0] == scores[1]

@@ -159,8 +159,7 @@ def test_score_accepts_only_permutations_of_range_15(task):
 
 # --- through the sandbox, as in a run -----------------------------------------------------
 
-async def test_seed_is_deterministic_and_its_utility_stable(pool):
-    task = load_task_folder(FOLDER)
+async def test_seed_is_deterministic_and_its_utility_stable(pool, task):
     instances = task.instances("val")
     outputs = []
     for _ in range(2):
@@ -171,9 +170,9 @@ async def test_seed_is_deterministic_and_its_utility_stable(pool):
         outputs.append([r.value for r in run.results])
     assert outputs[0] == outputs[1]  # the assignments repeat exactly
     scores = []
-    for _ in range(2):  # a fresh task and evaluator each time: nothing cached between them
-        fresh = load_task_folder(FOLDER)
-        result = await evaluator(pool).evaluate(fresh, fresh.seed_source, "val", "t")
+    # A fresh evaluator each time, and a freshly loaded task the second time: nothing cached.
+    for loaded in (task, load_task_folder(FOLDER)):
+        result = await evaluator(pool).evaluate(loaded, loaded.seed_source, "val", "t")
         assert result.failures == 0, result.failure_reasons
         scores.append(result.utility)
     # Only the runtime term (seconds / (E - R), about 0.011 per 0.1 s) can differ.
