@@ -52,7 +52,21 @@ class Evaluator:
     def __init__(self, pool: SandboxPool, bus: EventBus, programs: ProgramRegistry) -> None:
         self.pool, self.bus, self.programs = pool, bus, programs
         self._cache: dict[tuple[str, str, str], asyncio.Future[Evaluation]] = {}
+        self._instances: dict[tuple[str, str], asyncio.Future] = {}
         self._ids = 0
+
+    def cancel_all(self) -> None:
+        """Abandon every evaluation in flight (they are shielded from their callers' cancellation)."""
+        for future in self._cache.values():
+            future.cancel()
+
+    async def _split_instances(self, task: Task, split: str):
+        """A split's instances, generated once, in a thread: generating a split can take a second,
+        and on the event loop it would stall the timers of every solution running meanwhile."""
+        key = (task.name, split)
+        if key not in self._instances:
+            self._instances[key] = asyncio.ensure_future(asyncio.to_thread(task.instances, split))
+        return await asyncio.shield(self._instances[key])
 
     async def evaluate(self, task: Task, source: str, split: str, context: str) -> Evaluation:
         sha = self.programs.record(source, "solution")
@@ -64,7 +78,7 @@ class Evaluator:
     async def _evaluate(self, task: Task, source: str, sha: str, split: str, context: str) -> Evaluation:
         started = time.monotonic()
         try:
-            instances = task.instances(split)
+            instances = await self._split_instances(task, split)
         except TaskError as exc:  # a broken generate(): every instance fails, the run goes on
             evaluation = Evaluation(utility=0.0, instances=task.splits[split].count,
                                     failures=task.splits[split].count, failure_reasons=(str(exc),))
