@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .engine.config import RunConfig
 from .engine.events import (
     CandidateScored, Event, GenerationDecided, GenerationStarted, LMRequestFinished,
-    MetaTrialFinished, RunStarted,
+    LMRequestRefused, MetaTrialFinished, Notice, RunBudgetReached, RunStarted,
 )
-from .engine.summary import GenerationRow
+from .engine.summary import GenerationRow, LMUsage
 
 
 class HeadlessProgress:
@@ -27,7 +28,7 @@ class HeadlessProgress:
         self.generations = self.progress.add_task("generations", total=config.iterations, info="")
         self.trials = self.progress.add_task("meta-utility trials", total=None, info="")
         self.lm = self.progress.add_task("LM calls", total=None, info="")
-        self._tokens = 0
+        self._usage = LMUsage()
         self._trials_done = 0
 
     def __enter__(self) -> HeadlessProgress:
@@ -47,9 +48,18 @@ class HeadlessProgress:
             self._trials_done += 1
             self.progress.update(self.trials, completed=self._trials_done)
         elif isinstance(event, LMRequestFinished):
-            self._tokens += event.completion_tokens
+            self._usage.add(event)
             self.progress.advance(self.lm)
-            self.progress.update(self.lm, info=f"{self._tokens:,} completion tokens")
+            self.progress.update(self.lm, info=usage_line(self._usage))
+        elif isinstance(event, LMRequestRefused):
+            self._usage.refused_requests += 1
+            self.progress.update(self.lm, info=usage_line(self._usage))
+        elif isinstance(event, Notice):
+            style = "yellow" if event.level == "warning" else "dim"
+            self.console.print(f"[{style}]note:[/] {escape(event.message)}")
+        elif isinstance(event, RunBudgetReached):
+            self.console.print(f"[bold yellow]{escape(event.message)}[/]: finishing the work in flight; "
+                               "no new LM requests")
         elif isinstance(event, CandidateScored):
             self.progress.update(self.trials, info=f"last: {event.candidate_id} val {event.val:.3f}")
         elif isinstance(event, GenerationDecided):
@@ -63,9 +73,26 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def format_cost(cost_usd: float | None) -> str:
+    if cost_usd is None:
+        return "cost unknown"
+    return f"${cost_usd:.4f}" if cost_usd < 100 else f"${cost_usd:,.2f}"
+
+
+def usage_line(usage: LMUsage) -> str:
+    """Tokens, cost, failures: the LM progress bar's caption."""
+    parts = [f"{usage.prompt_tokens:,} in + {usage.completion_tokens:,} out tokens", format_cost(usage.cost_usd)]
+    if usage.failed_requests:
+        parts.append(f"{usage.failed_requests} failed")
+    if usage.refused_requests:
+        parts.append(f"{usage.refused_requests} refused")
+    return " · ".join(parts)
+
+
 def generation_table_view(rows: list[GenerationRow], model: str) -> Table:
     table = Table(title=f"Generations (model: {model})", title_justify="left")
-    for column in ("gen", "proposed", "val", "test", "decision", "current", "current val", "current test", "LM calls", "tokens"):
+    for column in ("gen", "proposed", "val", "test", "decision", "current", "current val", "current test", "LM calls",
+                   "tokens", "cost"):
         table.add_column(column, justify="right" if column not in ("proposed", "decision", "current") else "left")
     for row in rows:
         decision = "seed" if row.generation == 0 else ("accepted" if row.accepted else "rejected")
@@ -74,6 +101,6 @@ def generation_table_view(rows: list[GenerationRow], model: str) -> Table:
         table.add_row(
             str(row.generation), (row.proposed_sha or "—")[:8], _fmt(row.proposed_val), _fmt(row.proposed_test),
             decision, row.current_sha[:8], _fmt(row.current_val), _fmt(row.current_test),
-            str(row.lm_calls), f"{row.completion_tokens:,}",
+            str(row.lm_calls), f"{row.tokens:,}", format_cost(row.cost_usd).removeprefix("cost "),
         )
     return table

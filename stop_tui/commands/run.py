@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     config = config_from(args)
     # Validate everything before creating anything, so bad input leaves nothing behind.
     task = load_task(config.task, task_search_dirs(args.tasks_dir))
-    backend = make_backend(config.model, seed=config.seed)
+    backend = make_backend(config.model, seed=config.seed, config=config)
     log_path = prepare_session_dir(args.session or new_session_dir(config.task))
     return start(config, task, backend, log_path, console, headless=args.headless, gate=not args.no_gate)
 

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from ..engine.config import ACCEPT_ANY, ACCEPT_IMPROVED, RunConfig
-from .common import require_positive
+from .common import UsageError, require_positive
 
 DEFAULTS = RunConfig()
 # The scripted backend answers at once, so an improver that runs longer than this is stuck.
 SCRIPTED_TIMEOUTS = {"improver_timeout_s": 120.0, "trial_timeout_s": 15.0}
+# The embedded server computes one completion at a time; more in flight would only queue there.
+LOCAL_CONCURRENCY = 1
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     parser.add_argument("--task", default=d.task)
     parser.add_argument("--tasks-dir", type=Path, action="append", default=[], help="extra task folders (repeatable)")
-    parser.add_argument("--model", default=d.model, help="the language model ('scripted' for the deterministic test backend)")
+    parser.add_argument("--model", default=d.model,
+                        help="any litellm model string (openai/gpt-4o-mini, anthropic/...), 'local' (embedded "
+                             "SmolLM2-135M, the [local] extra), 'replay:SESSION' (answers recorded in a session), "
+                             "or 'scripted' (the deterministic test backend); see docs/models.md")
     parser.add_argument("--session", type=Path, help="session directory (default: a new one under ./stop-sessions)")
     parser.add_argument("--iterations", type=int, default=d.iterations, help="generations T")
     parser.add_argument("--lm-calls", type=int, default=d.lm_calls, help="LM calls per improver run")
@@ -26,19 +33,49 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meta-utility-budget", type=int, default=d.meta_utility_budget, help="meta-utility calls per step")
     parser.add_argument("--meta-tests", type=int, default=d.meta_tests, help="improver runs averaged by the meta-utility")
     parser.add_argument("--temperature", type=float, default=d.temperature)
-    parser.add_argument("--max-tokens", type=int, default=d.max_tokens)
+    parser.add_argument("--max-response-tokens", type=int, default=d.max_response_tokens,
+                        help="most tokens in one LM response")
     parser.add_argument("--accept", choices=(ACCEPT_IMPROVED, ACCEPT_ANY), default=d.accept,
                         help="'improved': keep the current improver unless a candidate beats it on val; 'any': the reference's rule")
     parser.add_argument("--improver-timeout", type=float, help="seconds for the improvement step")
     parser.add_argument("--trial-timeout", type=float, help="seconds for one meta-utility trial")
-    parser.add_argument("--max-concurrency", type=int, default=d.max_concurrency, help="concurrent LM requests")
+    parser.add_argument("--max-concurrency", type=int,
+                        help=f"LM requests in flight at once, run-wide (default {d.max_concurrency}; 1 for --model local)")
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the scripted backend")
+    models = parser.add_argument_group("model endpoint, keys and run budgets (docs/models.md)")
+    models.add_argument("--api-base", help="URL of an OpenAI-compatible server (e.g. http://localhost:8000/v1)")
+    models.add_argument("--api-key-env", metavar="NAME",
+                        help="the variable holding the API key (in the environment or --keys-file)")
+    models.add_argument("--keys-file", type=Path, metavar="PATH",
+                        help="provider keys as NAME=value lines or TOML (e.g. OPENAI_API_KEY=...)")
+    models.add_argument("--request-timeout", type=float, default=d.request_timeout_s,
+                        help="seconds for one attempt of one LM request")
+    models.add_argument("--retries", type=int, default=d.retries,
+                        help="further attempts after a 429, a 5xx, a timeout or a dropped connection")
+    models.add_argument("--lm-client", choices=("auto", "litellm"), default=d.lm_client,
+                        help="auto: --api-base servers through the openai client, other providers through "
+                             "litellm; litellm: everything through litellm")
+    models.add_argument("--max-cost", type=float, metavar="USD",
+                        help="stop the run once its LM calls cost this much (needs a model litellm knows the price of)")
+    models.add_argument("--max-tokens", type=int, metavar="N",
+                        help="stop the run once its LM calls used this many tokens (prompt + completion)")
 
 
 def config_from(args: argparse.Namespace) -> RunConfig:
     require_positive(iterations=args.iterations, lm_calls=args.lm_calls, samples_per_call=args.samples_per_call,
                      utility_budget=args.utility_budget, meta_utility_budget=args.meta_utility_budget,
-                     meta_tests=args.meta_tests, max_tokens=args.max_tokens, max_concurrency=args.max_concurrency)
+                     meta_tests=args.meta_tests, max_response_tokens=args.max_response_tokens,
+                     max_concurrency=args.max_concurrency, max_tokens=args.max_tokens)
+    if args.max_cost is not None and not args.max_cost > 0:
+        raise UsageError(f"--max-cost must be more than 0 dollars, not {args.max_cost}.")
+    if not args.request_timeout > 0:
+        raise UsageError(f"--request-timeout must be more than 0 seconds, not {args.request_timeout}.")
+    if args.retries < 0:
+        raise UsageError(f"--retries must be 0 or more, not {args.retries}.")
+    if args.api_key_env is not None and not _VARIABLE.fullmatch(args.api_key_env):
+        # Never echo the value: it may be the key itself.
+        raise UsageError("--api-key-env takes the name of the variable that holds the key (like MY_API_KEY), not the key.")
+    max_concurrency = args.max_concurrency or (LOCAL_CONCURRENCY if args.model == "local" else DEFAULTS.max_concurrency)
     timeouts = SCRIPTED_TIMEOUTS if args.model == "scripted" else {}
     improver_timeout = args.improver_timeout or timeouts.get("improver_timeout_s", DEFAULTS.improver_timeout_s)
     trial_timeout = args.trial_timeout or timeouts.get("trial_timeout_s", DEFAULTS.trial_timeout_s)
@@ -46,7 +83,11 @@ def config_from(args: argparse.Namespace) -> RunConfig:
         task=args.task, model=args.model, iterations=args.iterations, lm_calls=args.lm_calls,
         samples_per_call=args.samples_per_call, utility_budget=args.utility_budget,
         meta_utility_budget=args.meta_utility_budget, meta_tests=args.meta_tests,
-        temperature=args.temperature, max_tokens=args.max_tokens, accept=args.accept,
+        temperature=args.temperature, max_response_tokens=args.max_response_tokens, accept=args.accept,
         improver_timeout_s=improver_timeout, trial_timeout_s=trial_timeout,
-        max_concurrency=args.max_concurrency, seed=args.seed,
+        max_concurrency=max_concurrency, seed=args.seed,
+        api_base=args.api_base, api_key_env=args.api_key_env,
+        keys_file=str(args.keys_file) if args.keys_file else None, lm_client=args.lm_client,
+        request_timeout_s=args.request_timeout, retries=args.retries,
+        max_cost_usd=args.max_cost, max_total_tokens=args.max_tokens,
     )

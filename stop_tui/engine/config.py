@@ -11,6 +11,9 @@ ACCEPT_ANY = "any"  # the reference: take any proposal of non-zero meta-utility
 
 @dataclass(frozen=True)
 class RunConfig:
+    """Everything a run is started with. It is logged (RunStarted.config), so it holds no key:
+    only the name of the variable or the path of the file a key comes from."""
+
     task: str = "lpn"
     model: str = "scripted"
     iterations: int = 3
@@ -20,13 +23,28 @@ class RunConfig:
     meta_utility_budget: int = 25  # meta-utility calls per improvement step
     meta_tests: int = 5  # improver runs averaged by the meta-utility
     temperature: float = 0.7
-    max_tokens: int = 1024
+    max_response_tokens: int = 1024  # per LM response
     accept: str = ACCEPT_IMPROVED
     improver_timeout_s: float = 600.0  # the improvement step (current improver on itself)
     trial_timeout_s: float = 300.0  # one meta-utility trial (candidate improver on a task seed)
-    max_concurrency: int = 16  # concurrent LM requests
+    max_concurrency: int = 16  # LM requests in flight at once, run-wide (hosted APIs take this easily)
     improver_slots: int = 16  # concurrent meta-utility trials
     seed: int = 0  # the scripted backend's draws
+    # Where the model is and how to reach it.
+    api_base: str | None = None  # any OpenAI-compatible server
+    api_key_env: str | None = None  # the variable (environment or keys file) holding the key
+    keys_file: str | None = None  # NAME=value lines or TOML, for provider keys
+    lm_client: str = "auto"  # "auto": the openai client for --api-base servers; "litellm": litellm for all
+    request_timeout_s: float = 180.0  # one attempt of one LM request
+    retries: int = 4  # further attempts after a 429, a 5xx, a timeout or a dropped connection
+    retry_backoff_s: float = 1.0  # first retry's delay; doubles each time, with jitter
+    # Run budgets: when one is reached, work in flight finishes and no new LM request is sent.
+    max_cost_usd: float | None = None
+    max_total_tokens: int | None = None  # prompt + completion tokens over the whole run (--max-tokens)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        from .lm.secrets import without_credentials
+
+        data = asdict(self)
+        data["api_base"] = without_credentials(self.api_base)
+        return data

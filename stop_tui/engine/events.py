@@ -67,6 +67,11 @@ class RunFinished(Event):
     reason: str
     current_improver_sha: str
     generations: int
+    # The run's language-model use; cost_usd None where the model's price is unknown.
+    lm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
 
 
 @dataclass(kw_only=True)
@@ -128,10 +133,14 @@ class LMRequestStarted(Event):
 
 @dataclass(kw_only=True)
 class LMChunk(Event):
+    """Streamed text of one choice. A retried call streams again with attempt + 1: text shown
+    for an earlier attempt of that choice is void."""
+
     type_name: ClassVar[str] = "lm_chunk"
     request_id: str
     choice: int
     text: str
+    attempt: int = 1
 
 
 @dataclass(kw_only=True)
@@ -141,9 +150,36 @@ class LMRequestFinished(Event):
     responses: list[str]
     prompt_tokens: int
     completion_tokens: int
-    cost_usd: float | None
+    cost_usd: float | None  # None: the model's price is unknown
     latency_s: float
-    error: str | None = None
+    error: str | None = None  # set when any sample failed; failed samples are ""
+    failed_samples: int = 0
+    calls: int = 1  # HTTP calls made, retries and one-sample fan-out included
+
+
+@dataclass(kw_only=True)
+class LMRequestRefused(Event):
+    """A request the gateway did not send: a run budget was reached or the endpoint is unusable."""
+
+    type_name: ClassVar[str] = "lm_request_refused"
+    request_id: str
+    purpose: str
+    context: str
+    generation: int
+    n: int
+    reason: str
+
+
+@dataclass(kw_only=True)
+class RunBudgetReached(Event):
+    """A run budget (--max-cost, --max-tokens) is spent: the run finishes the work in flight,
+    sends no new LM request, and stops."""
+
+    type_name: ClassVar[str] = "run_budget_reached"
+    resource: str  # "cost_usd" | "tokens"
+    limit: float
+    used: float
+    message: str
 
 
 @dataclass(kw_only=True)
@@ -199,6 +235,9 @@ class MetaTrialFinished(Event):
     lm_calls: int
     utility_calls: int
     error: str | None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
 
 
 @dataclass(kw_only=True)
@@ -211,6 +250,10 @@ class CandidateScored(Event):
     test: float
     trials: int
     failed_trials: int
+    # LM use of all its trials (what scoring this candidate cost).
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
 
 
 # --- generations ---------------------------------------------------------------------------
@@ -236,6 +279,9 @@ class ImproverRunFinished(Event):
     utility_calls: int
     duration_s: float
     error: str | None
+    prompt_tokens: int = 0  # the step's own LM use (its candidates' scoring is in CandidateScored)
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
 
 
 @dataclass(kw_only=True)

@@ -18,7 +18,7 @@ from .events import (
     RunUnpaused,
 )
 from .lm.base import LMRequest
-from .lm.gateway import LMGateway
+from .lm.gateway import LMGateway, LMRefused, Usage
 from .sandbox.limits import SandboxLimits
 from .sandbox.pool import ImproverHandler, ImproverJob, RefusedError, SandboxPool
 from .tasks import Task
@@ -58,10 +58,13 @@ class ProxiedCalls(ImproverHandler):
             raise RefusedError(str(exc)) from None
         request = LMRequest(
             request_id=self.gateway.new_request_id(), purpose=self.purpose, expertise=expertise,
-            messages=messages, temperature=min(2.0, max(0.0, temperature)), max_tokens=self.config.max_tokens,
-            context=self.context, generation=self.generation,
+            messages=messages, temperature=min(2.0, max(0.0, temperature)),
+            max_tokens=self.config.max_response_tokens, context=self.context, generation=self.generation,
         )
-        return (await self.gateway.complete(request)).responses
+        try:
+            return (await self.gateway.complete(request)).responses
+        except LMRefused as exc:  # a run budget is spent (the gateway logged the refusal)
+            raise RefusedError(str(exc)) from None
 
     async def utility(self, program: str) -> tuple[float, int]:
         if not self.utility_budget.take():
@@ -109,6 +112,11 @@ class MetaUtility:
         self.bus, self.evaluator, self.programs = bus, evaluator, programs
         self._scores: dict[str, asyncio.Future[CandidateScore]] = {}
 
+    def cancel_all(self) -> None:
+        """Abandon every scoring in flight (they are shielded from their callers' cancellation)."""
+        for future in self._scores.values():
+            future.cancel()
+
     def known(self, sha: str) -> CandidateScore | None:
         future = self._scores.get(sha)
         return future.result() if future is not None and future.done() and not future.exception() else None
@@ -126,6 +134,7 @@ class MetaUtility:
             self._trial(source, sha, generation, candidate_id, i) for i in range(self.config.meta_tests)
         ))
         n = len(trials)
+        usage = self.gateway.usage_for(_trial_context(generation, sha, i) for i in range(n))
         score = CandidateScore(
             candidate_id=candidate_id, sha=sha,
             val=sum(t[0] for t in trials) / n, test=sum(t[1] for t in trials) / n,
@@ -134,11 +143,12 @@ class MetaUtility:
         self.bus.publish(CandidateScored(
             generation=generation, candidate_id=candidate_id, program_sha=sha, val=score.val,
             test=score.test, trials=score.trials, failed_trials=score.failed_trials,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd,
         ))
         return score
 
     async def _trial(self, source: str, sha: str, generation: int, candidate_id: str, trial: int) -> tuple[float, float, bool]:
-        context = f"g{generation}/{sha[:8]}/t{trial}"
+        context = _trial_context(generation, sha, trial)
         lm_budget = LMBudget(self.config.lm_calls, self.config.samples_per_call)
         utility_budget = UtilityBudget(self.config.utility_budget)
 
@@ -168,11 +178,18 @@ class MetaUtility:
                 self.evaluator.evaluate(self.task, outcome.result, "test", context),
             )
             val, test = val_eval.utility, test_eval.utility
+        usage = self.gateway.usage_for([context])
         self.bus.publish(MetaTrialFinished(
             generation=generation, candidate_id=candidate_id, trial=trial, solution_sha=solution_sha,
             val=val, test=test, lm_calls=lm_budget.used_calls, utility_calls=utility_budget.uses, error=error,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd,
         ))
         return val, test, error is not None
+
+
+def _trial_context(generation: int, sha: str, trial: int) -> str:
+    """Which program run asks: one meta-utility trial of a candidate (LM use is counted by it)."""
+    return f"g{generation}/{sha[:8]}/t{trial}"
 
 
 # What an approver may decide about a generation's proposal.
@@ -191,6 +208,7 @@ class RunSummary:
     current_val: float
     current_test: float
     generations: int
+    usage: Usage | None = None  # the run's language-model use
 
 
 class StopRun:
@@ -239,30 +257,46 @@ class StopRun:
             seed_improver_sha=seed_sha, sandbox_isolation=self.pool.isolation,
         ))
         current_source = self.seed_improver
-        current = await self.meta_utility.score(current_source, 0, "g0-seed")
+        current: CandidateScore | None = None
         generation = 0
         state, reason = "finished", f"completed {self.config.iterations} iterations"
         try:
+            current = await self.meta_utility.score(current_source, 0, "g0-seed")
             for generation in range(1, self.config.iterations + 1):
                 if self._stop_requested:
                     state, reason = "stopped", "stopped on request"
+                    generation -= 1
+                    break
+                if self.gateway.shutdown is not None:  # a run budget is spent, or the model unusable
+                    state, reason = self.gateway.shutdown.state, self.gateway.shutdown.reason
                     generation -= 1
                     break
                 attempt, retry = 1, True
                 while retry:  # the user may reject a proposal and run the step again
                     current_source, current, retry = await self._generation(generation, attempt, current_source, current)
                     attempt += 1
+            shutdown = self.gateway.shutdown
+            if state == "finished" and shutdown is not None:  # it came during the last generation
+                state, reason = shutdown.state, f"{shutdown.reason} (in generation {generation}, the last)"
         except asyncio.CancelledError:  # stopped at once by its owner (e.g. the TUI's "stop now")
             state, reason = "stopped", "stopped at once on request; work in flight was abandoned"
+            self.meta_utility.cancel_all()
+            self.evaluator.cancel_all()
             raise
         except Exception as exc:
             state, reason = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            self.bus.publish(RunFinished(run_id=self.run_id, state=state, reason=reason,
-                                         current_improver_sha=current.sha, generations=generation))
+            usage = self.gateway.usage
+            self.bus.publish(RunFinished(
+                run_id=self.run_id, state=state, reason=reason,
+                current_improver_sha=current.sha if current is not None else seed_sha, generations=generation,
+                lm_calls=self.gateway.requests, prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd,
+            ))
         return RunSummary(run_id=self.run_id, state=state, reason=reason, current_sha=current.sha,
-                          current_val=current.val, current_test=current.test, generations=generation)
+                          current_val=current.val, current_test=current.test, generations=generation,
+                          usage=self.gateway.usage)
 
     async def _generation(self, generation: int, attempt: int, current_source: str,
                           current: CandidateScore) -> tuple[str, CandidateScore, bool]:
@@ -271,15 +305,27 @@ class StopRun:
         label = f"g{generation}" if attempt == 1 else f"g{generation}a{attempt}"
         outcome, lm_budget, utility_budget = await self._improvement_step(generation, label, current_source)
         returned_sha = self.programs.record(outcome.result, "improver") if outcome.result else None
+        usage = self.gateway.usage_for([f"{label}/step"])
         self.bus.publish(ImproverRunFinished(
             generation=generation, improver_sha=current.sha, returned_sha=returned_sha,
             lm_calls=lm_budget.used_calls, utility_calls=utility_budget.uses,
             duration_s=outcome.duration_s, error=outcome.error,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd,
         ))
         if not outcome.result or not outcome.result.strip():
             why = outcome.error or "it returned an empty program"
             self._decide(generation, attempt, False, "rule", REJECT,
                          f"the improver failed: {why.splitlines()[-1][:300]}", current)
+            return current_source, current, False
+        shutdown = self.gateway.shutdown
+        if shutdown is not None and self.meta_utility.known(returned_sha) is None:
+            # Scoring the proposal would need LM requests the gateway no longer sends.
+            self._decide(generation, attempt, False, "rule", REJECT, f"not scored: {shutdown.reason}", current)
+            return current_source, current, False
+        if shutdown is not None and self.gateway.refused_in(generation):
+            # Its candidates were scored by trials whose LM requests were refused: no basis to accept.
+            self._decide(generation, attempt, False, "rule", REJECT,
+                         f"not decided on incomplete scores: {shutdown.reason}", current)
             return current_source, current, False
         proposal = self.meta_utility.known(returned_sha) or await self.meta_utility.score(
             outcome.result, generation, f"{label}-result")

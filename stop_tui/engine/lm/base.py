@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,24 +15,69 @@ class LMRequest:
     expertise: str
     messages: list[str]
     temperature: float
-    max_tokens: int
+    max_tokens: int  # per response
     context: str  # stable, content-derived: which program run asked
     generation: int
 
 
 @dataclass
 class LMResult:
+    """What a call returned. cost_usd None: the model's price is unknown (tokens still count).
+
+    A backend that honours `n` returns one response per message; fewer responses and no
+    error means it ignored `n`, and the gateway asks again, one request per sample.
+    """
+
     responses: list[str]
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
     error: str | None = None
+    notice: str | None = None  # something to tell the user once per run (e.g. usage was estimated)
 
 
-ChunkCallback = Callable[[int, str], None]  # (choice index, text)
+class ChunkCallback(Protocol):
+    """Called for each streamed piece of text; attempt counts up when a call is retried, so a
+    viewer can drop the text it showed for an earlier attempt of the same choice."""
+
+    def __call__(self, choice: int, text: str, attempt: int = 1) -> None: ...
+
+
+# Why a call failed, as LMCallError.kind. The gateway retries the transient kinds and stops the
+# run on the ones that no retry will fix.
+RATE_LIMITED, SERVER_ERROR, TIMEOUT, CONNECTION = "rate_limited", "server_error", "timeout", "connection"
+PROTOCOL, AUTH, NOT_FOUND, BAD_REQUEST, NO_ANSWER = "protocol", "auth", "not_found", "bad_request", "no_answer"
+# A body that is not an OpenAI answer (an HTML page, garbage) is not retried: it is almost
+# always a wrong --api-base, which no retry fixes.
+TRANSIENT_KINDS = frozenset({RATE_LIMITED, SERVER_ERROR, TIMEOUT, CONNECTION})
+FATAL_KINDS = frozenset({AUTH, NOT_FOUND})  # every later request would fail the same way
+
+
+class ModelError(Exception):
+    """An unknown or unusable model; the message is one sentence for a user."""
+
+
+class LMCallError(Exception):
+    """A call that failed, with a one-sentence message that holds no secret."""
+
+    def __init__(self, message: str, kind: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after_s = retry_after_s
+
+    @property
+    def transient(self) -> bool:
+        return self.kind in TRANSIENT_KINDS
 
 
 class LMBackend(Protocol):
+    """A model. Optional extras a backend may have:
+
+    - `async start()`: called once before the run's first request (e.g. to launch a server);
+    - `cost_known: bool`: False when the model's price is unknown (cost budgets then cannot work);
+    - raising LMCallError from complete() to say whether a failure is worth retrying.
+    """
+
     label: str  # how the model shows on screens and in logs ("scripted", a model string...)
 
     async def complete(self, request: LMRequest, on_chunk: ChunkCallback) -> LMResult: ...

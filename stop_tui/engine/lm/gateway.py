@@ -1,32 +1,181 @@
-"""The one door to language models: concurrency limit, events for every request and chunk."""
+"""The one door to language models.
+
+Every request of a run goes through here: one concurrency limit for the run, identical
+prompts sent as one call with n samples (one call per sample where a model ignores n),
+retries with backoff and jitter for transient failures, tokens and cost counted per request,
+context, generation and run, the run budgets enforced, and an event for every request and chunk.
+A request that finally fails gives failed samples (empty strings) and an error, never an
+exception; a request the gateway will not send raises LMRefused.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 from ..bus import EventBus
-from ..events import LMChunk, LMRequestFinished, LMRequestStarted
-from .base import LMBackend, LMRequest, LMResult
+from ..events import (
+    LMChunk, LMRequestFinished, LMRequestRefused, LMRequestStarted, Notice, RunBudgetReached,
+)
+from .base import CONNECTION, FATAL_KINDS, PROTOCOL, LMBackend, LMCallError, LMRequest, LMResult
+
+UNEXPECTED = "unexpected"
+
+
+@dataclass
+class Usage:
+    """Language-model use of a request, context, generation or run."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    known_cost_usd: float = 0.0
+    cost_unknown: bool = False  # some call used tokens at a price nobody knows
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def cost_usd(self) -> float | None:
+        return None if self.cost_unknown else self.known_cost_usd
+
+    def add(self, prompt_tokens: int, completion_tokens: int, cost_usd: float | None, calls: int = 1) -> None:
+        self.calls += calls
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        if cost_usd is None:
+            self.cost_unknown = self.cost_unknown or bool(prompt_tokens or completion_tokens)
+        else:
+            self.known_cost_usd += cost_usd
+
+    def __iadd__(self, other: Usage) -> Usage:
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.known_cost_usd += other.known_cost_usd
+        self.cost_unknown = self.cost_unknown or other.cost_unknown
+        return self
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one attempt may take, and how often and how patiently to try again."""
+
+    retries: int = 4
+    backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+    timeout_s: float = 180.0
+
+    def delay(self, attempt: int, retry_after_s: float | None = None) -> float:
+        """Exponential backoff with jitter (half fixed, half random), at least what the server asked."""
+        ceiling = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+        if retry_after_s:
+            delay = max(delay, min(retry_after_s, self.max_backoff_s))
+        return delay
+
+
+@dataclass(frozen=True)
+class RunBudget:
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """Why the gateway sends no more requests: the run stops (budget) or fails (endpoint)."""
+
+    state: str  # "stopped" | "failed"
+    reason: str
+
+
+class LMRefused(Exception):
+    """The gateway did not send a request; the message says why, in one sentence."""
+
+
+@dataclass
+class _Call:
+    """What one call (one HTTP request, retries aside) brought back for some of a request's samples."""
+
+    texts: dict[int, str] = field(default_factory=dict)  # request choice index -> text
+    errors: dict[int, str] = field(default_factory=dict)  # request choice index -> why it failed
+
+
+class _InFlight:
+    """One request on its way: announced (LMRequestStarted) when its first call gets a slot."""
+
+    def __init__(self, gateway: LMGateway, request: LMRequest) -> None:
+        self.gateway, self.request = gateway, request
+        self.started_at: float | None = None
+        self.queued_at = time.monotonic()
+        self.usage = Usage()
+        self.http_calls = 0
+
+    def begin(self) -> None:
+        if self.started_at is not None:
+            return
+        self.gateway._refuse_if_shut(self.request)
+        self.started_at = time.monotonic()
+        request = self.request
+        self.gateway.bus.publish(LMRequestStarted(
+            request_id=request.request_id, purpose=request.purpose, model=self.gateway.label,
+            n=len(request.messages), temperature=request.temperature, max_tokens=request.max_tokens,
+            expertise=request.expertise, messages=request.messages, context=request.context,
+            generation=request.generation,
+        ))
+
+    def chunk(self, choice: int, text: str, attempt: int) -> None:
+        self.gateway.bus.publish(LMChunk(request_id=self.request.request_id, choice=choice, text=text, attempt=attempt))
 
 
 class LMGateway:
-    def __init__(self, backend: LMBackend, bus: EventBus, *, max_concurrency: int = 16) -> None:
+    def __init__(self, backend: LMBackend, bus: EventBus, *, max_concurrency: int = 16,
+                 retry: RetryPolicy = RetryPolicy(), budget: RunBudget = RunBudget()) -> None:
         self.backend = backend
         self.bus = bus
+        self.retry = retry
+        self.budget = budget
         self._slots = asyncio.Semaphore(max_concurrency)
         self._unpaused = asyncio.Event()
         self._unpaused.set()
         self._ids = itertools.count(1)
-        self.calls = 0
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
-        self.cost_usd = 0.0
+        self._notices: set[str] = set()
+        self._one_sample_per_call = False  # set once the model is seen to ignore n
+        self._succeeded = 0
+        self.shutdown: Shutdown | None = None
+        self.usage = Usage()
+        self.requests = 0
+        self._by_context: dict[str, Usage] = {}
+        self._by_generation: dict[int, Usage] = {}
+        self._refused: dict[int, int] = {}  # generation -> requests not sent
+
+    # --- identity, pause, budgets ----------------------------------------------------------
 
     @property
     def label(self) -> str:
         return self.backend.label
+
+    # Run totals, for views that want plain numbers.
+    @property
+    def calls(self) -> int:
+        return self.requests
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.usage.prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.usage.completion_tokens
+
+    @property
+    def cost_usd(self) -> float | None:
+        return self.usage.cost_usd
 
     def new_request_id(self) -> str:
         return f"r{next(self._ids):05d}"
@@ -42,35 +191,183 @@ class LMGateway:
     def resume(self) -> None:
         self._unpaused.set()
 
+    def usage_for(self, contexts: Iterable[str]) -> Usage:
+        total = Usage()
+        for context in contexts:
+            if context in self._by_context:
+                total += self._by_context[context]
+        return total
+
+    def usage_of_generation(self, generation: int) -> Usage:
+        return self._by_generation.get(generation, Usage())
+
+    def refused_in(self, generation: int) -> int:
+        """How many of a generation's LM requests were not sent (a budget was spent)."""
+        return self._refused.get(generation, 0)
+
+    def notice(self, message: str, level: str = "info") -> None:
+        """Publish a Notice, once per run for each distinct message."""
+        if message not in self._notices:
+            self._notices.add(message)
+            self.bus.publish(Notice(message=message, level=level))
+
+    def shut(self, state: str, reason: str) -> None:
+        """Send no new request from now on; requests in flight finish."""
+        if self.shutdown is None:
+            self.shutdown = Shutdown(state=state, reason=reason)
+
+    def _refuse_if_shut(self, request: LMRequest) -> None:
+        if self.shutdown is None:
+            return
+        reason = f"not sent: {self.shutdown.reason}"
+        self._refused[request.generation] = self._refused.get(request.generation, 0) + 1
+        self.bus.publish(LMRequestRefused(
+            request_id=request.request_id, purpose=request.purpose, context=request.context,
+            generation=request.generation, n=len(request.messages), reason=reason,
+        ))
+        raise LMRefused(reason)
+
+    def _account(self, request: LMRequest, usage: Usage) -> None:
+        self.usage += usage
+        self._by_context.setdefault(request.context, Usage()).__iadd__(usage)
+        self._by_generation.setdefault(request.generation, Usage()).__iadd__(usage)
+        if usage.cost_unknown:
+            self.notice(f"no price is known for {self.label}: costs show as unknown; tokens are counted.")
+        limit = self.budget
+        if limit.max_cost_usd is not None and self.usage.known_cost_usd >= limit.max_cost_usd:
+            self._budget_reached("cost_usd", limit.max_cost_usd, self.usage.known_cost_usd,
+                                 f"cost budget reached: ${self.usage.known_cost_usd:.4f} of ${limit.max_cost_usd:.4f}")
+        if limit.max_tokens is not None and self.usage.tokens >= limit.max_tokens:
+            self._budget_reached("tokens", limit.max_tokens, self.usage.tokens,
+                                 f"token budget reached: {self.usage.tokens:,} of {limit.max_tokens:,} tokens")
+
+    def _budget_reached(self, resource: str, limit: float, used: float, message: str) -> None:
+        if self.shutdown is None:
+            self.shut("stopped", message)
+            self.bus.publish(RunBudgetReached(resource=resource, limit=limit, used=used, message=message))
+
+    # --- requests --------------------------------------------------------------------------
+
     async def complete(self, request: LMRequest) -> LMResult:
-        """Run one request; failures come back as an LMResult with error set and empty samples."""
+        """Run one request. Failed samples come back as "" with `error` set; LMRefused if not sent."""
         await self._unpaused.wait()
-        async with self._slots:
-            await self._unpaused.wait()  # paused while this request queued for a slot
-            self.bus.publish(LMRequestStarted(
-                request_id=request.request_id, purpose=request.purpose, model=self.backend.label,
-                n=len(request.messages), temperature=request.temperature, max_tokens=request.max_tokens,
-                expertise=request.expertise, messages=request.messages, context=request.context,
-                generation=request.generation,
-            ))
-            started = time.monotonic()
+        self._refuse_if_shut(request)
+        flight = _InFlight(self, request)
+        groups: dict[str, list[int]] = {}
+        for index, message in enumerate(request.messages):
+            groups.setdefault(message, []).append(index)
+        tasks = [asyncio.ensure_future(self._samples(flight, message, indices)) for message, indices in groups.items()]
+        try:
+            outcome = _merge(await asyncio.gather(*tasks))
+        except BaseException as exc:  # refused, or the asker went away: nothing else goes on
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if isinstance(exc, asyncio.CancelledError) and flight.started_at is not None:
+                self._finish(flight, _Call(), cancelled=True)
+            raise
+        return self._finish(flight, outcome)
 
-            def on_chunk(choice: int, text: str) -> None:
-                self.bus.publish(LMChunk(request_id=request.request_id, choice=choice, text=text))
+    def _finish(self, flight: _InFlight, outcome: _Call, cancelled: bool = False) -> LMResult:
+        request = flight.request
+        n = len(request.messages)
+        responses = [outcome.texts.get(i, "") for i in range(n)]
+        failed = [i for i in range(n) if i not in outcome.texts]
+        error = None
+        if cancelled:
+            error = "cancelled: the program that asked stopped waiting"
+        elif failed:
+            reasons = list(dict.fromkeys(outcome.errors.get(i, "no answer") for i in failed))
+            error = "; ".join(reasons)[:2000]
+            if len(failed) < n:
+                error = f"{len(failed)} of {n} samples failed: {error}"
+        self.requests += 1
+        usage = flight.usage
+        self.bus.publish(LMRequestFinished(
+            request_id=request.request_id, responses=responses, prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd,
+            latency_s=time.monotonic() - (flight.started_at or flight.queued_at), error=error,
+            failed_samples=len(failed), calls=flight.http_calls,
+        ))
+        return LMResult(responses=responses, prompt_tokens=usage.prompt_tokens,
+                        completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, error=error)
 
-            try:
-                result = await self.backend.complete(request, on_chunk)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a failed request is a failed sample, not a crashed run
-                result = LMResult(responses=[""] * len(request.messages), error=f"{type(exc).__name__}: {exc}")
-            self.calls += 1
-            self.prompt_tokens += result.prompt_tokens
-            self.completion_tokens += result.completion_tokens
-            self.cost_usd += result.cost_usd or 0.0
-            self.bus.publish(LMRequestFinished(
-                request_id=request.request_id, responses=result.responses,
-                prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                cost_usd=result.cost_usd, latency_s=time.monotonic() - started, error=result.error,
-            ))
-            return result
+    async def _samples(self, flight: _InFlight, message: str, indices: list[int]) -> _Call:
+        """The samples of one distinct prompt: one call with n, or one call per sample."""
+        if len(indices) == 1 or not self._one_sample_per_call:
+            return await self._call(flight, message, indices)
+        parts = await asyncio.gather(*(self._call(flight, message, [i]) for i in indices))
+        return _merge(parts)
+
+    async def _call(self, flight: _InFlight, message: str, indices: list[int]) -> _Call:
+        request = replace(flight.request, messages=[message] * len(indices))
+        outcome = _Call()
+        attempt = 0
+        while True:
+            attempt += 1
+            error: LMCallError | None = None
+            async with self._slots:
+                if flight.started_at is None:
+                    await self._unpaused.wait()  # paused while this request queued for a slot
+                flight.begin()
+                flight.http_calls += 1
+
+                def on_chunk(choice: int, text: str, _attempt: int = 1, *, attempt=attempt) -> None:
+                    if choice < len(indices):
+                        flight.chunk(indices[choice], text, attempt)
+
+                try:
+                    async with asyncio.timeout(self.retry.timeout_s):
+                        result = await self.backend.complete(request, on_chunk)
+                except LMCallError as exc:
+                    error = exc
+                except TimeoutError:
+                    error = LMCallError(f"no complete answer within {self.retry.timeout_s:g} s", "timeout")
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a broken backend fails its samples, not the run
+                    error = LMCallError(f"{type(exc).__name__}: {exc}"[:500], UNEXPECTED)
+            if error is not None:
+                if error.transient and attempt <= self.retry.retries:
+                    await asyncio.sleep(self.retry.delay(attempt, error.retry_after_s))
+                    continue
+                self._failed(error)
+                outcome.errors.update({i: str(error) for i in indices})
+                return outcome
+            break
+        self._succeeded += 1
+        if result.notice:
+            self.notice(result.notice)
+        usage = Usage()
+        usage.add(result.prompt_tokens, result.completion_tokens, result.cost_usd)
+        flight.usage += usage
+        self._account(flight.request, usage)
+        got = result.responses[:len(indices)]
+        outcome.texts.update(zip(indices, got))
+        missing = indices[len(got):]
+        if not missing:
+            return outcome
+        if result.error or not got:  # the backend said why the rest failed (or returned nothing)
+            why = result.error or "the model returned no completion"
+            outcome.errors.update({i: why for i in missing})
+            return outcome
+        # Fewer choices than asked and no error: this model ignores n. Ask once per sample.
+        self._one_sample_per_call = True
+        self.notice(f"{self.label} returned {len(got)} of {len(indices)} samples asked for in one call "
+                    "(it ignores n); stop-tui now sends one request per sample.")
+        rest = await asyncio.gather(*(self._call(flight, message, [i]) for i in missing))
+        return _merge([outcome, *rest])
+
+    def _failed(self, error: LMCallError) -> None:
+        """A call failed for good; stop the run where no later request could do better."""
+        if error.kind in FATAL_KINDS or (error.kind in (CONNECTION, PROTOCOL) and self._succeeded == 0):
+            self.shut("failed", f"the language model cannot be used: {error}")
+            self.notice(f"the language model cannot be used: {error}", level="warning")
+
+
+def _merge(parts: list[_Call]) -> _Call:
+    merged = _Call()
+    for part in parts:
+        merged.texts.update(part.texts)
+        merged.errors.update(part.errors)
+    return merged

@@ -1,0 +1,346 @@
+"""Hosted and self-hosted language models, reached through litellm.
+
+litellm resolves a model string to a provider, its endpoint, the variable holding its key and
+its price. Calls to a server named with --api-base (any OpenAI-compatible server, the
+embedded local model included) go straight through the `openai` client: that is what
+litellm would run for them too, without its per-chunk bookkeeping, which costs more CPU than
+the call itself on a fast server. Every other provider is called with litellm.acompletion.
+
+litellm is imported lazily (it takes seconds), offline (its bundled price map; no fetches)
+and quiet (its logging would print to the terminal and could show request details).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .base import (
+    AUTH, BAD_REQUEST, CONNECTION, NOT_FOUND, PROTOCOL, RATE_LIMITED, SERVER_ERROR, TIMEOUT,
+    ChunkCallback, LMCallError, LMRequest, LMResult, ModelError, estimate_tokens,
+)
+from .secrets import Redactor, read_keys_file, without_credentials
+
+OPENAI_CLIENT, LITELLM_CLIENT, AUTO = "openai", "litellm", "auto"
+NO_KEY = "sk-no-key-required"  # what OpenAI-compatible servers that want no key are sent
+# Set before litellm is imported: use the price map inside the package, fetch nothing.
+_OFFLINE = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
+    "LITELLM_LOCAL_BLOG_POSTS": "True",
+}
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm")
+_JSON_ERROR = re.compile(r"Expecting (?:property name|value|',' delimiter)|Unterminated string|Extra data|Invalid control character")
+_NOISE = re.compile(r"^(?:litellm\.\w+:\s*)?(?:\w+(?:Error|Exception):\s*)?(?:\w+Exception\s*-\s*)?")
+
+
+def import_litellm() -> Any:
+    """litellm, imported once, offline and quiet."""
+    if "litellm" not in sys.modules:
+        os.environ.update(_OFFLINE)
+        os.environ.setdefault("LITELLM_LOG", "CRITICAL")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    litellm.set_verbose = False
+    for name in _LITELLM_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return litellm
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per token, from litellm's price map."""
+
+    prompt: float
+    completion: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return prompt_tokens * self.prompt + completion_tokens * self.completion
+
+
+def resolve_model(model: str, api_base: str | None) -> tuple[str, str, str | None]:
+    """(provider, the provider's name for the model, endpoint) for a litellm model string."""
+    litellm = import_litellm()
+    try:
+        provider_model, provider, _, default_base = litellm.get_llm_provider(model=model, api_base=api_base)
+    except Exception:
+        if api_base:  # a server named with --api-base speaks the OpenAI protocol
+            return "openai", model, api_base
+        raise ModelError(
+            f"unknown model {model!r}: name it as provider/model (e.g. openai/gpt-4o-mini), "
+            "add --api-base, or use local, scripted or replay:SESSION."
+        ) from None
+    return provider, provider_model, api_base or default_base
+
+
+def price_of(model: str, provider: str) -> Price | None:
+    litellm = import_litellm()
+    for name in (model, f"{provider}/{model}"):
+        try:
+            info = litellm.get_model_info(name)
+        except Exception:
+            continue
+        prompt, completion = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        if prompt is not None and completion is not None:
+            return Price(float(prompt), float(completion))
+    return None
+
+
+def check_reachable(api_base: str, timeout_s: float = 5.0) -> None:
+    """Fail fast, in one sentence, when nothing listens at --api-base."""
+    parts = urlsplit(api_base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ModelError(f"--api-base {without_credentials(api_base)} is not an http(s) URL (e.g. http://localhost:8000/v1).")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout_s):
+            pass
+    except socket.gaierror:
+        raise ModelError(f"cannot reach --api-base {without_credentials(api_base)}: unknown host {parts.hostname!r}.") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ModelError(f"cannot reach --api-base {without_credentials(api_base)}: {reason.lower()}.") from None
+
+
+class ProviderKeys:
+    """Keys from a keys file, put into the engine's environment (where litellm and the
+    providers' clients look) for the backend's lifetime. Sandboxed children never get them."""
+
+    def __init__(self, keys_file: str | None) -> None:
+        self.keys = read_keys_file(Path(keys_file).expanduser()) if keys_file else {}
+        self._previous: dict[str, str | None] = {}
+
+    def export(self) -> None:
+        for name, value in self.keys.items():
+            self._previous.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def restore(self) -> None:
+        for name, value in self._previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._previous.clear()
+
+    def lookup(self, name: str) -> str | None:
+        return self.keys.get(name) or os.environ.get(name)
+
+
+class LiteLLMBackend:
+    """Any litellm model string; `api_base` for any OpenAI-compatible server."""
+
+    def __init__(self, model: str, *, api_base: str | None = None, api_key_env: str | None = None,
+                 keys_file: str | None = None, client: str = AUTO, request_timeout_s: float = 180.0,
+                 max_concurrency: int = 16, price: Price | None = None, label: str | None = None,
+                 check_endpoint: bool = True, provider: str | None = None, require_price: bool = False) -> None:
+        if check_endpoint and api_base:
+            check_reachable(api_base)  # first: it needs no litellm, and says the most
+        self.model = model
+        self.label = label or model
+        self._keys = ProviderKeys(keys_file)
+        self.redact = Redactor.for_environment(extra=self._keys.keys.values())
+        if provider is not None:  # known already (the local model): no need to ask litellm
+            self.provider, self.provider_model, self.api_base = provider, model.split("/", 1)[-1], api_base
+        else:
+            self.provider, self.provider_model, self.api_base = resolve_model(model, api_base)
+        if client not in (AUTO, LITELLM_CLIENT):
+            raise ModelError(f"--lm-client must be auto or litellm, not {client!r}.")
+        # The openai client serves servers named with --api-base; litellm everything else.
+        direct = client == AUTO and api_base is not None and self.provider == "openai"
+        self.client = OPENAI_CLIENT if direct else LITELLM_CLIENT
+        self.timeout_s = request_timeout_s
+        self.max_concurrency = max_concurrency
+        self.price = price if price is not None else price_of(self.provider_model if self.provider == "openai" else model,
+                                                              self.provider)
+        self.cost_known = self.price is not None
+        if require_price and not self.cost_known:
+            raise ModelError(f"--max-cost needs the model's price, and litellm has none for {model}; "
+                             "bound the run with --max-tokens instead.")
+        self.api_key = self._api_key(api_key_env, explicit_base=api_base is not None)  # last: it may export keys
+        self.redact.add(self.api_key)
+        self._openai = None
+
+    def _api_key(self, api_key_env: str | None, explicit_base: bool) -> str | None:
+        if api_key_env:
+            key = self._keys.lookup(api_key_env)
+            if not key:
+                where = "the environment or the keys file" if self._keys.keys else "the environment"
+                raise ModelError(f"--api-key-env {api_key_env}: no such variable in {where}.")
+            return key
+        if explicit_base and self.provider == "openai":
+            # A key is sent to a server named with --api-base only when --api-key-env names it.
+            return NO_KEY
+        litellm = import_litellm()
+        self._keys.export()
+        missing = litellm.validate_environment(model=self.model).get("missing_keys") or []
+        if missing:
+            self._keys.restore()
+            raise ModelError(
+                f"{self.model} needs {' and '.join(missing)}: set it in the environment or in a --keys-file, "
+                "or name the variable that holds the key with --api-key-env."
+            )
+        return None  # litellm reads the provider's usual variables
+
+    # --- calls -----------------------------------------------------------------------------
+
+    def _messages(self, request: LMRequest) -> list[dict[str, str]]:
+        messages = [{"role": "system", "content": request.expertise}] if request.expertise else []
+        return messages + [{"role": "user", "content": request.messages[0]}]
+
+    async def complete(self, request: LMRequest, on_chunk: ChunkCallback) -> LMResult:
+        """One call: request.messages are n copies of one prompt, asked for with n samples."""
+        n = len(request.messages)
+        try:
+            if self.client == OPENAI_CLIENT:
+                stream = await self._openai_client().chat.completions.create(
+                    model=self.provider_model, messages=self._messages(request), n=n,
+                    temperature=request.temperature, max_tokens=request.max_tokens, stream=True,
+                    stream_options={"include_usage": True},
+                )
+            else:
+                litellm = import_litellm()
+                stream = await litellm.acompletion(
+                    model=self.model, messages=self._messages(request), n=n, temperature=request.temperature,
+                    max_tokens=request.max_tokens, stream=True, stream_options={"include_usage": True},
+                    api_base=self.api_base, api_key=self.api_key, timeout=self.timeout_s,
+                    max_retries=0, num_retries=0, drop_params=True,
+                )
+            texts, usage = await _read_stream(stream, n, on_chunk)
+        except LMCallError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from None
+        if not texts:
+            raise LMCallError(
+                f"{self._where()} answered without a completion (an HTML page or an empty stream); "
+                "check --api-base, which usually ends in /v1", PROTOCOL)
+        responses = ["".join(parts) for parts in texts]
+        notice = None
+        if usage is None:
+            prompt_tokens = estimate_tokens(request.expertise + request.messages[0]) * len(responses)
+            completion_tokens = sum(estimate_tokens(r) for r in responses)
+            notice = f"{self.label} reports no token usage; tokens are estimated from text length."
+        else:
+            prompt_tokens, completion_tokens = usage
+        cost = self.price.cost(prompt_tokens, completion_tokens) if self.price else None
+        return LMResult(responses=responses, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                        cost_usd=cost, notice=notice)
+
+    def _openai_client(self):
+        if self._openai is None:
+            import httpx
+            from openai import AsyncOpenAI
+
+            self._openai = AsyncOpenAI(
+                base_url=self.api_base, api_key=self.api_key or NO_KEY, max_retries=0,
+                timeout=httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s)),
+                http_client=httpx.AsyncClient(limits=httpx.Limits(
+                    max_connections=self.max_concurrency + 8, max_keepalive_connections=self.max_concurrency + 8)),
+            )
+        return self._openai
+
+    def _where(self) -> str:
+        return f"the endpoint {without_credentials(self.api_base)}" if self.api_base else self.model
+
+    def _translate(self, exc: BaseException) -> LMCallError:
+        """A client's exception as an LMCallError: what kind, and one sentence without secrets."""
+        import httpx
+        import openai
+
+        original = getattr(exc, "original_exception", None)  # litellm's mid-stream wrapper
+        if isinstance(original, BaseException) and original is not exc:
+            inner = self._translate(original)
+            if inner.kind != SERVER_ERROR or not getattr(exc, "status_code", None):
+                return inner
+        status = getattr(exc, "status_code", None)
+        detail = self._detail(exc)
+        if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException, TimeoutError)):
+            return LMCallError(f"{self._where()} timed out: {detail}", TIMEOUT)
+        if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)) or _JSON_ERROR.search(detail):
+            return LMCallError(f"{self._where()} sent an unreadable response ({detail})", PROTOCOL)
+        if status == 429:
+            return LMCallError(f"{self._where()} is rate-limiting requests (429): {detail}", RATE_LIMITED,
+                               retry_after_s=_retry_after(exc))
+        if status in (401, 403):
+            return LMCallError(f"{self._where()} refused the API key ({status}): {detail}", AUTH)
+        if status == 404:
+            return LMCallError(f"{self._where()} answered 404 Not Found for model {self.model} "
+                               f"(check --model and --api-base): {detail}", NOT_FOUND)
+        if status is not None and (status >= 500 or status in (408, 409)):
+            return LMCallError(f"{self._where()} failed with status {status}: {detail}", SERVER_ERROR)
+        if status is not None:
+            return LMCallError(f"{self._where()} rejected the request ({status}): {detail}", BAD_REQUEST)
+        if isinstance(exc, (openai.APIConnectionError, httpx.TransportError, ConnectionError, OSError)):
+            return LMCallError(f"lost the connection to {self._where()}: {detail}", CONNECTION)
+        if isinstance(exc, ValueError):
+            return LMCallError(f"{self._where()} sent an unreadable response ({detail})", PROTOCOL)
+        return LMCallError(f"calling {self._where()} failed: {detail}", SERVER_ERROR)
+
+    def _detail(self, exc: BaseException) -> str:
+        body = getattr(exc, "body", None)  # the openai client's parsed error body
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            body = body["error"]
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            text = body["message"]
+        else:
+            text = str(getattr(exc, "message", None) or exc or type(exc).__name__)
+        text = _NOISE.sub("", text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+        if "<html" in text.lower() or "<!doctype" in text.lower():
+            text = "an HTML page instead of an API response"
+        return self.redact(text.strip().rstrip("."))[:300] or type(exc).__name__
+
+    async def aclose(self) -> None:
+        self._keys.restore()
+        if self._openai is not None:
+            await self._openai.close()
+            self._openai = None
+
+
+async def _read_stream(stream: Any, n: int, on_chunk: ChunkCallback) -> tuple[list[list[str]], tuple[int, int] | None]:
+    """Text per choice (choices 0..m-1 that appeared) and (prompt, completion) tokens if reported."""
+    texts: dict[int, list[str]] = {}
+    usage = None
+    async for chunk in stream:
+        for choice in chunk.choices or ():
+            index = choice.index or 0
+            if index >= n:
+                continue
+            delta = choice.delta
+            if delta is None:
+                continue
+            content = delta.content
+            # A choice exists once it has a role or text: litellm makes up a closing chunk
+            # (no role, no text) even for a stream that held no completion at all.
+            if content is None and not getattr(delta, "role", None):
+                continue
+            parts = texts.setdefault(index, [])
+            if content:
+                parts.append(content)
+                on_chunk(index, content)
+        reported = getattr(chunk, "usage", None)
+        if reported is not None and (reported.prompt_tokens or reported.completion_tokens):
+            usage = (int(reported.prompt_tokens or 0), int(reported.completion_tokens or 0))
+    if not texts:
+        return [], usage
+    return [texts.get(i, []) for i in range(max(texts) + 1)], usage
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

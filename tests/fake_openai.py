@@ -1,0 +1,274 @@
+"""A small OpenAI-compatible chat-completions server for tests and benchmarks.
+
+It speaks the wire format the `openai` client and litellm expect (JSON and server-sent
+events), answers from a function (by default the scripted library, so a whole STOP iteration
+works against it), and injects the faults hosted APIs produce: rate limits, server errors,
+HTML and garbage bodies, dropped connections, empty completions, ignored `n`.
+
+In a test:   async with FakeOpenAI() as server: ... server.base_url ...
+As a script: python tests/fake_openai.py --port 8765 --latency 1.0   (for the benchmarks)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+# Fault names, consumed one per request from FakeOpenAI.faults (then `default_fault`, if any).
+RATE_LIMIT = "429"
+SERVER_ERROR = "500"
+BAD_GATEWAY_HTML = "502-html"  # a proxy's HTML error page
+HTML = "html"  # a 200 web page: --api-base points at a website, not an API
+GARBAGE = "garbage"  # a 200 that is neither JSON nor server-sent events
+DROP = "drop"  # a few chunks, then the connection closes mid-stream
+EMPTY = "empty"  # a completion with no text
+NO_CODE = "no-code"  # prose without a code block
+UNAUTHORIZED = "401"  # echoes the key it was sent, as careless servers do
+NOT_FOUND = "404"
+HANG = "hang"  # never answers (for timeouts)
+OK = "ok"
+
+Answer = Callable[[str, str, int], str]  # (system prompt, user prompt, choice index) -> text
+
+
+def scripted_answer(seed: int = 0) -> Answer:
+    """Answers from the scripted library: what `--model scripted` would say to the prompt."""
+    from stop_tui.engine.lm.base import LMRequest
+    from stop_tui.engine.lm.scripted import ScriptedBackend
+
+    backend = ScriptedBackend(seed=seed)
+
+    def answer(system: str, user: str, index: int) -> str:
+        request = LMRequest(request_id="fake", purpose="fake", expertise=system, messages=[user],
+                            temperature=0.7, max_tokens=1024, context="fake-openai", generation=0)
+        return backend.answer(request, user)
+
+    return answer
+
+
+def echo_answer(system: str, user: str, index: int) -> str:
+    return f"answer {index} to: {user[:40]}\n```python\ndef algorithm():\n    return {index}\n```\n"
+
+
+def count_tokens(text: str) -> int:
+    return max(1, len(text) // 4) if text else 0
+
+
+@dataclass
+class Received:
+    """What one request asked for (headers without credentials)."""
+
+    path: str
+    body: dict | None
+    authorization: str | None
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeOpenAI:
+    def __init__(self, *, answer: Answer | None = None, latency_s: float = 0.0, chunk_chars: int = 16,
+                 ignore_n: bool = False, usage_in_stream: bool = True, faults: list[str] = (),
+                 default_fault: str = OK, model_name: str | None = None) -> None:
+        self.answer = answer or echo_answer
+        self.latency_s = latency_s
+        self.chunk_chars = chunk_chars
+        self.ignore_n = ignore_n
+        self.usage_in_stream = usage_in_stream
+        self.faults: deque[str] = deque(faults)
+        self.default_fault = default_fault
+        self.model_name = model_name
+        self.received: list[Received] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._runner: web.AppRunner | None = None
+        self._closing = asyncio.Event()
+        self.port = 0
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeOpenAI:
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeOpenAI:
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def completions(self) -> list[Received]:
+        return [r for r in self.received if r.path.endswith("/chat/completions")]
+
+    # --- handlers ----------------------------------------------------------------------
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": self.model_name or "fake", "object": "model"}]})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._chat_inner(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _chat_inner(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        self.received.append(Received(path=request.path, body=body,
+                                      authorization=request.headers.get("Authorization")))
+        fault = self.faults.popleft() if self.faults else self.default_fault
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        if fault == HANG:
+            await self._closing.wait()  # until the server stops: the client gives up first
+            return _error(503, "server_error", "shutting down")
+        if body is None or not isinstance(body.get("messages"), list):
+            return _error(400, "invalid_request_error", "the body must be JSON with a messages list")
+        if fault == RATE_LIMIT:
+            return _error(429, "rate_limit_error", "Rate limit reached for requests", {"Retry-After": "0"})
+        if fault == SERVER_ERROR:
+            return _error(500, "server_error", "The server had an error while processing your request")
+        if fault == UNAUTHORIZED:
+            key = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+            return _error(401, "invalid_request_error", f"Incorrect API key provided: {key}.")
+        if fault == NOT_FOUND:
+            return _error(404, "invalid_request_error", f"The model `{body.get('model')}` does not exist")
+        if fault == BAD_GATEWAY_HTML:
+            return web.Response(status=502, content_type="text/html",
+                                text="<html><body><h1>502 Bad Gateway</h1></body></html>")
+        if fault == HTML:
+            return web.Response(status=200, content_type="text/html",
+                                text="<!doctype html><html><head><title>Welcome</title></head><body>Hello</body></html>")
+        if fault == GARBAGE:
+            if body.get("stream"):
+                return web.Response(status=200, content_type="text/event-stream", text="data: {not json at all\n\n")
+            return web.Response(status=200, content_type="application/json", text="{not json at all")
+
+        system = next((m.get("content", "") for m in body["messages"] if m.get("role") == "system"), "")
+        user = next((m.get("content", "") for m in reversed(body["messages"]) if m.get("role") == "user"), "")
+        n = 1 if self.ignore_n else max(1, int(body.get("n") or 1))
+        if fault == EMPTY:
+            texts = [""] * n
+        elif fault == NO_CODE:
+            texts = ["I would keep the program as it is; it already looks fine to me."] * n
+        else:
+            texts = [self.answer(system, user, i) for i in range(n)]
+        model = self.model_name or body.get("model", "fake")
+        usage = {"prompt_tokens": count_tokens(system + user) * n,
+                 "completion_tokens": sum(count_tokens(t) for t in texts)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if not body.get("stream"):
+            return web.json_response({
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": model,
+                "choices": [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+                            for i, t in enumerate(texts)],
+                "usage": usage,
+            })
+        return await self._stream(request, body, model, texts, usage, drop=fault == DROP)
+
+    async def _stream(self, request: web.Request, body: dict, model: str, texts: list[str], usage: dict,
+                      drop: bool) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        created = int(time.time())
+
+        def chunk(choices: list[dict], **extra) -> bytes:
+            data = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created,
+                    "model": model, "choices": choices, **extra}
+            return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+        pieces = [[t[i:i + self.chunk_chars] for i in range(0, len(t), self.chunk_chars)] or [""] for t in texts]
+        sent = 0
+        for step in range(max(len(p) for p in pieces)):
+            frames = []
+            for index, parts in enumerate(pieces):
+                if step < len(parts):
+                    delta = {"content": parts[step]}
+                    if step == 0:
+                        delta["role"] = "assistant"
+                    frames.append(chunk([{"index": index, "delta": delta, "finish_reason": None}]))
+            await response.write(b"".join(frames))
+            sent += 1
+            if drop and sent >= 2:
+                request.transport.close()  # the connection drops mid-stream
+                return response
+        await response.write(b"".join(
+            chunk([{"index": i, "delta": {}, "finish_reason": "stop"}]) for i in range(len(texts))))
+        include_usage = (body.get("stream_options") or {}).get("include_usage")
+        if include_usage and self.usage_in_stream:
+            await response.write(chunk([], usage=usage))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+class FakeOpenAIThread:
+    """A FakeOpenAI on its own event loop in a thread, for tests that run the CLI in a subprocess."""
+
+    def __init__(self, **options) -> None:
+        self.server = FakeOpenAI(**options)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-openai", daemon=True)
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout=10)
+        return self.server
+
+    def __exit__(self, *exc) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+
+def _error(status: int, kind: str, message: str, headers: dict | None = None) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": kind, "code": None}}, status=status,
+                             headers=headers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--scripted", action="store_true", help="answer from the scripted library")
+    parser.add_argument("--chunk-chars", type=int, default=16)
+    args = parser.parse_args()
+    server = FakeOpenAI(answer=scripted_answer() if args.scripted else None, latency_s=args.latency,
+                        chunk_chars=args.chunk_chars)
+    web.run_app(server.app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Keys stay secret, and everything a user can get wrong about a model ends in one sentence."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from stop_tui.engine.bus import EventBus
+from stop_tui.engine.config import RunConfig
+from stop_tui.engine.events import LMRequestFinished
+from stop_tui.engine.lm.base import LMRequest, ModelError
+from stop_tui.engine.lm.gateway import LMGateway, RetryPolicy
+from stop_tui.engine.lm.litellm_backend import LiteLLMBackend
+from stop_tui.engine.lm.models import make_backend
+from stop_tui.engine.lm.secrets import Redactor, read_keys_file
+from stop_tui.engine.session import SessionWriter
+
+from . import fake_openai as fake
+from .conftest import REPO
+
+SECRET = "sk-test-SECRET-4f9a1c2b7d8e0f3a5b6c"
+
+
+def request(messages=("p",)) -> LMRequest:
+    return LMRequest(request_id="r1", purpose="improve-solution", expertise="e", messages=list(messages),
+                     temperature=0.7, max_tokens=64, context="c", generation=0)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens once the probe closes
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+def test_keys_file_reads_env_lines_and_toml(tmp_path):
+    env = tmp_path / "keys.env"
+    env.write_text("# provider keys\nexport OPENAI_API_KEY='sk-one-1234567890'\nMY_KEY = \"two-2345678901\"\n\n")
+    assert read_keys_file(env) == {"OPENAI_API_KEY": "sk-one-1234567890", "MY_KEY": "two-2345678901"}
+    toml = tmp_path / "keys.toml"
+    toml.write_text('ANTHROPIC_API_KEY = "sk-ant-3456789012"\n[keys]\nGROQ_API_KEY = "gsk-4567890123"\n')
+    assert read_keys_file(toml) == {"ANTHROPIC_API_KEY": "sk-ant-3456789012", "GROQ_API_KEY": "gsk-4567890123"}
+
+
+def test_a_bad_keys_file_line_is_named_but_never_shown(tmp_path):
+    bad = tmp_path / "keys"
+    bad.write_text(f"OPENAI_API_KEY=ok-1234567890\n{SECRET}\n")
+    with pytest.raises(ModelError) as raised:
+        read_keys_file(bad)
+    assert "line 2" in str(raised.value) and SECRET not in str(raised.value)
+    with pytest.raises(ModelError, match="cannot read keys file"):
+        read_keys_file(tmp_path / "missing")
+
+
+def test_redactor_removes_known_keys_and_key_shaped_text():
+    redact = Redactor([SECRET, "short"])
+    text = redact(f"bad key {SECRET}; Authorization: Bearer abcdefghijklmnop; http://u:pw@host/v1?api_key=zzzzzzzz")
+    assert SECRET not in text and "abcdefghijklmnop" not in text and "pw@" not in text and "zzzzzzzz" not in text
+    assert "short" in redact("short")  # too short to be a key: left alone
+    assert redact("sk-proj-abcdefghijklmnopqrstuvwxyz") == "[redacted]"
+
+
+@pytest.mark.parametrize("client", ["auto", "litellm"])
+async def test_a_key_never_reaches_the_log_or_an_error_even_when_the_server_echoes_it(tmp_path, monkeypatch, client):
+    monkeypatch.setenv("STOP_TEST_KEY", SECRET)
+    log = tmp_path / "session.jsonl"
+    writer = SessionWriter(log)
+    await writer.open("run")
+    bus = EventBus()
+    bus.subscribe(writer.write)
+    async with fake.FakeOpenAI(default_fault=fake.UNAUTHORIZED) as server:
+        backend = LiteLLMBackend("openai/gpt-4o-mini", api_base=server.base_url, api_key_env="STOP_TEST_KEY",
+                                 client=client)
+        gateway = LMGateway(backend, bus, retry=RetryPolicy(retries=2, backoff_s=0.01, timeout_s=5))
+        result = await gateway.complete(request())
+        await backend.aclose()
+    await bus.drain()
+    await bus.close()
+    await writer.close()
+    assert server.completions[0].authorization == f"Bearer {SECRET}"  # the key was used...
+    assert "refused the API key (401)" in result.error and "[redacted]" in result.error
+    assert SECRET not in result.error and SECRET not in gateway.shutdown.reason  # ...and shown nowhere
+    assert SECRET not in log.read_text()
+    assert len(server.completions) == 1  # a refused key is not retried
+    assert gateway.shutdown.state == "failed"
+
+
+def test_keys_from_a_keys_file_reach_the_provider_and_leave_with_the_backend(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'ANTHROPIC_API_KEY = "{SECRET}"\n')
+    with pytest.raises(ModelError, match="needs ANTHROPIC_API_KEY"):
+        make_backend("anthropic/claude-3-5-haiku-latest")
+    backend = make_backend("anthropic/claude-3-5-haiku-latest", config=RunConfig(keys_file=str(keys)))
+    assert os.environ["ANTHROPIC_API_KEY"] == SECRET
+    assert SECRET not in backend.redact(f"echo {SECRET}")
+    import asyncio
+
+    asyncio.run(backend.aclose())
+    assert "ANTHROPIC_API_KEY" not in os.environ
+
+
+def test_run_config_in_the_log_holds_names_not_keys():
+    config = RunConfig(model="openai/x", api_base=f"https://user:{SECRET}@example.com/v1?key={SECRET}",
+                       api_key_env="MY_KEY", keys_file="/home/me/keys.toml")
+    logged = str(config.to_dict())
+    assert SECRET not in logged and "MY_KEY" in logged and "example.com" in logged
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "options", "fragment"), [
+    ("gpt-nonexistent", {}, "unknown model 'gpt-nonexistent'"),
+    ("openai/gpt-4o-mini", {"api_key_env": "STOP_TUI_NO_SUCH_VARIABLE"}, "--api-key-env STOP_TUI_NO_SUCH_VARIABLE: no such variable"),
+    ("openai/x", {"api_base": "http://127.0.0.1:{port}/v1"}, "cannot reach --api-base http://127.0.0.1:"),
+    ("openai/x", {"api_base": "http://no-such-host.invalid/v1"}, "cannot reach --api-base"),
+    ("openai/x", {"api_base": "localhost:8000"}, "is not an http(s) URL"),
+    ("openai/x", {"api_base": "http://127.0.0.1:{port}/v1", "max_cost_usd": 1.0}, "--max-cost needs the model's price"),
+    ("scripted", {"api_base": "http://127.0.0.1:1/v1"}, "not to --model scripted"),
+    ("replay:/no/such/session", {}, "cannot replay"),
+])
+def test_bad_model_options_are_one_sentence(model, options, fragment, monkeypatch):
+    monkeypatch.delenv("STOP_TUI_NO_SUCH_VARIABLE", raising=False)
+    options = {k: v.format(port=closed_port()) if isinstance(v, str) else v for k, v in options.items()}
+    if options.get("max_cost_usd"):  # something must listen, so the price check is what fails
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        options["api_base"] = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+    with pytest.raises(ModelError) as raised:
+        make_backend(model, config=RunConfig(model=model, **options))
+    message = str(raised.value)
+    assert fragment in message and "\n" not in message and message.endswith(".")
+
+
+async def test_a_wrong_api_base_fails_the_run_in_one_sentence_without_retrying_forever():
+    async with fake.FakeOpenAI() as server:
+        backend = LiteLLMBackend("openai/gpt-4o-mini", api_base=f"http://127.0.0.1:{server.port}/wrong")
+        bus = EventBus()
+        events = []
+        bus.subscribe(events.append)
+        gateway = LMGateway(backend, bus, retry=RetryPolicy(retries=3, backoff_s=0.01, timeout_s=5))
+        result = await gateway.complete(request())
+        await backend.aclose()
+        await bus.drain()
+    assert result.responses == [""] and "404 Not Found" in result.error and "--api-base" in result.error
+    assert gateway.shutdown.state == "failed"
+    assert [e.error for e in events if isinstance(e, LMRequestFinished)] == [result.error]
+
+
+@pytest.mark.parametrize("fault", [fake.HTML, fake.GARBAGE])
+async def test_html_or_garbage_from_the_endpoint_is_a_recorded_failure(fault):
+    async with fake.FakeOpenAI(default_fault=fault) as server:
+        backend = LiteLLMBackend("openai/gpt-4o-mini", api_base=server.base_url)
+        gateway = LMGateway(backend, EventBus(), retry=RetryPolicy(retries=3, backoff_s=0.01, timeout_s=5))
+        result = await gateway.complete(request())
+        await backend.aclose()
+    expected = "answered without a completion" if fault == fake.HTML else "sent an unreadable response"
+    assert expected in result.error and "Traceback" not in result.error
+    assert len(server.completions) == 1  # not an answer: no retry would make it one
+    assert gateway.shutdown.state == "failed"  # nothing ever worked: the run stops
+
+
+def cli(*args: str, env_drop=()) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in env_drop}
+    env["COLUMNS"] = "250"
+    return subprocess.run([sys.executable, "-m", "stop_tui.cli", *args], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=120)
+
+
+def test_cli_bad_model_input_is_exit_2_and_one_line(tmp_path):
+    session = tmp_path / "s"
+    for args, fragment in [
+        (["--model", "anthropic/claude-3-5-haiku-latest"], "needs ANTHROPIC_API_KEY"),
+        (["--model", "openai/x", "--api-base", f"http://127.0.0.1:{closed_port()}/v1"], "cannot reach --api-base"),
+        (["--model", "openai/x", "--api-key-env", SECRET], "--api-key-env takes the name"),
+        (["--model", "local", "--max-cost", "0"], "--max-cost must be more than 0"),
+    ]:
+        result = cli("run", "--headless", "--session", str(session), *args, env_drop=("ANTHROPIC_API_KEY",))
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], lines
+        assert "Traceback" not in result.stderr + result.stdout and SECRET not in result.stderr
+        assert not session.exists()
