@@ -8,6 +8,9 @@ repeated; the best of the repeats is shown. Methods:
   from-dict      what the reader did before: text lines, event_from_dict(json.loads(line))
   iter_session   stop_tui's streaming reader: header, then typed events, results dropped
   read_session   stop_tui's reader that returns every event in a list
+  history        what `export` and `report` read: the run's history, built while streaming
+  outline        what `sessions` reads of a log: its header and run start, and its end back
+                 to the last decided generation (bytes read are shown too)
 For each: time to the first event, CPU and wall time of the full read, and peak memory
 (ru_maxrss after the read minus ru_maxrss before it, which includes the interpreter's imports).
 
@@ -28,13 +31,15 @@ import tempfile
 import time
 from pathlib import Path
 
-METHODS = ("json-stream", "json-list", "from-dict", "iter_session", "read_session")
+METHODS = ("json-stream", "json-list", "from-dict", "iter_session", "read_session", "history", "outline")
 
 
 def measure(method: str, path: Path) -> dict:
     """One read of path by method, in this process."""
     from stop_tui.engine.events import event_from_dict
     from stop_tui.engine.session import iter_session, read_session
+    from stop_tui.reports.history import load_history
+    from stop_tui.reports.outline import read_outline
 
     def json_lines(keep: bool):
         with open(path, "rb") as handle:
@@ -57,10 +62,18 @@ def measure(method: str, path: Path) -> dict:
     }
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     wall, cpu = time.perf_counter(), time.process_time()
-    first = None
+    first, read_bytes = None, None
     if method == "read_session":
         _, events = read_session(path)
         count = len(events) + 1
+    elif method == "history":
+        history = load_history(path)
+        count = None
+        assert history.records
+    elif method == "outline":
+        outline = read_outline(path)
+        count, read_bytes = None, outline.bytes_read
+        assert outline.state != "error", outline.error
     else:
         count = 0
         for _ in streams[method]():
@@ -69,7 +82,8 @@ def measure(method: str, path: Path) -> dict:
                 first = time.perf_counter() - wall
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
-    return {"method": method, "lines": count, "first_s": first, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak_kb / 1024}
+    return {"method": method, "lines": count, "first_s": first, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak_kb / 1024,
+            "read_bytes": read_bytes}
 
 
 def measure_in_fresh_interpreter(method: str, path: Path) -> dict:
@@ -90,13 +104,16 @@ def report(path: Path, repeat: int) -> None:
     floor = min(r["cpu_s"] for r in results["json-stream"])
     for method in METHODS:
         runs = results[method]
-        assert all(r["lines"] == lines for r in runs), f"{method} read {runs[0]['lines']} lines, not {lines}"
+        assert all(r["lines"] in (lines, None) for r in runs), f"{method} read {runs[0]['lines']} lines, not {lines}"
         cpu = min(r["cpu_s"] for r in runs)
         wall = min(r["wall_s"] for r in runs)
         firsts = [r["first_s"] for r in runs if r["first_s"] is not None]
-        first = f"{min(firsts) * 1e3:.2f} ms" if firsts else "(at end)"
+        first = f"{min(firsts) * 1e3:.2f} ms" if firsts else "—"
         peak = min(r["peak_mb"] for r in runs)
-        print(f"{method:14} {first:>12} {wall:7.2f}s {cpu:7.2f}s {size / 1e6 / cpu:11.0f} {peak:8.0f} {cpu / floor:11.2f}x")
+        read = runs[0]["read_bytes"]
+        note = f"  (read {read / 1e3:,.0f} kB of {size / 1e6:,.0f} MB)" if read is not None else ""
+        rate = f"{size / 1e6 / cpu:11.0f}" if read is None else f"{'—':>11}"
+        print(f"{method:14} {first:>12} {wall:7.3f}s {cpu:7.3f}s {rate} {peak:8.0f} {cpu / floor:11.3f}x{note}")
 
 
 def main() -> int:
