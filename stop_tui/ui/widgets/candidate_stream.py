@@ -40,14 +40,11 @@ class CandidateStream(Vertical):
 
     def compose(self) -> ComposeResult:
         table = DataTable(id="requests", cursor_type="row", zebra_stripes=True)
-        table.add_column("request", key="id")
-        table.add_column("for", key="purpose")
-        table.add_column("gen", key="gen")
-        table.add_column("model", key="model")
-        table.add_column("n", key="n")
-        table.add_column("tokens", key="tokens")
-        table.add_column("elapsed", key="elapsed")
-        table.add_column("status", key="status")
+        # Fixed widths: cells change after their row appears, and auto-width sees only the first.
+        for label, key, width in (("request", "id", 7), ("for", "purpose", 8), ("gen", "gen", 3),
+                                  ("model", "model", 16), ("n", "n", 2), ("tokens", "tokens", 6),
+                                  ("elapsed", "elapsed", 7), ("status", "status", 9)):
+            table.add_column(label, key=key, width=width)
         yield table
         with VerticalScroll(id="sample-scroll"):
             yield Static(id="samples")
