@@ -105,6 +105,9 @@ async def test_pause_holds_new_lm_requests_and_stop_now_ends_the_run(tmp_path):
         assert app.model.display_state == "paused"
         await pilot.press("p")
         await until(pilot, lambda: app.model.requests, what="requests after resuming")
+        await pilot.press("p")  # hold the run again, so it cannot finish before we stop it
+        if isinstance(app.screen, ApprovalScreen):
+            await pilot.press("escape")
         await pilot.press("s")
         assert isinstance(app.screen, ConfirmStopScreen)
         await pilot.press("n")
