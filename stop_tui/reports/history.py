@@ -132,10 +132,11 @@ class SessionHistory:
                 found = record
         return found
 
-    def strategies(self) -> dict[str, list[Strategy]]:
-        """Heuristic strategy labels for each improver the records name, seed first."""
+    def strategies(self, shas: Iterable[str] | None = None) -> dict[str, list[Strategy]]:
+        """Heuristic strategy labels for the given improvers (default: every one the records
+        name, seed first) whose source the log holds."""
         labels: dict[str, list[Strategy]] = {}
-        for sha in self.named_improvers():
+        for sha in self.named_improvers() if shas is None else shas:
             if sha in self.improvers:
                 labels[sha] = detect_strategies(self.improvers[sha])
         return labels

@@ -24,6 +24,7 @@ CONFIG_ROWS = (
 ACTIONS = {SEED: "seed", "approve": "approved", "reject": "rejected", "retry": "rejected for a retry",
            "stop": "rejected, ending the run"}
 DECIDERS = {"rule": "the acceptance rule", "user": "the user"}
+MAX_STRATEGY_ROWS = 25  # more improvers than this: the report labels only those that were current
 
 
 def render_report(history: SessionHistory, meta_utility_png: str | None, lm_usage_png: str | None) -> str:
@@ -199,9 +200,6 @@ def _approvals(history: SessionHistory) -> str:
 
 
 def _strategies(history: SessionHistory) -> str:
-    labels = history.strategies()
-    if not labels:
-        return ""
     best = history.best_approved()
     roles: dict[str, list[str]] = {}
     for r in history.records:
@@ -214,13 +212,28 @@ def _strategies(history: SessionHistory) -> str:
         roles.setdefault(history.seed_sha, ["seed"])
     if best is not None:
         roles.setdefault(best.current_sha, []).append("best")
-    rows = [[short(sha), ", ".join(dict.fromkeys(roles.get(sha, []))),
-             ", ".join(s.label for s in found) or "none detected"] for sha, found in labels.items()]
+    named = history.named_improvers()
+    shown = named
+    if len(named) > MAX_STRATEGY_ROWS:  # a long run: the improvers that were current at some point
+        current = {r.current_sha for r in history.records}
+        shown = [sha for sha in named if sha in current]
+    labels = history.strategies(shown)
+    if not labels:
+        return ""
+    rows = [[short(sha), _roles(roles.get(sha, [])), ", ".join(s.label for s in found) or "none detected"]
+            for sha, found in labels.items()]
+    left_out = len(named) - len(shown)
     return (f"## Strategies ({METHOD})\n\n"
             "Heuristic labels from keyword and AST patterns in each improver's source (identifiers and docstrings, "
             "not comments or prompt text); they say what the code looks like, not what it was shown to do. "
-            "`stop-tui export --json` gives the evidence for each label.\n\n"
+            "`stop-tui export --json` gives the evidence for each label"
+            + (f", and the labels of the {left_out} rejected proposals not shown here" if left_out else "") + ".\n\n"
             + _table(["improver", "role", "labels"], rows))
+
+
+def _roles(roles: list[str]) -> str:
+    roles = list(dict.fromkeys(roles))
+    return ", ".join(roles if len(roles) <= 6 else roles[:3] + [f"… {len(roles) - 5} more"] + roles[-2:])
 
 
 def _diff(history: SessionHistory) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from .history import GenerationRecord, SessionHistory
 
 RETRY_OFFSET = 0.15  # x offset of a retried attempt from its generation
+MAX_LABELLED_TICKS = 24  # more records than this: matplotlib picks a few integer ticks
 
 
 def record_label(record: GenerationRecord) -> str:
@@ -36,6 +37,8 @@ def _title(history: SessionHistory, what: str) -> str:
 def plot_meta_utility(history: SessionHistory, path: Path) -> None:
     """Val and test meta-utility per generation: the current improver's as lines, each
     proposal's as markers (filled: approved; cross: rejected)."""
+    from matplotlib.ticker import MaxNLocator
+
     figure, ax = _figure()
     records = history.records
     # The last improver stays current past its decision: extend the steps half a generation.
@@ -55,7 +58,11 @@ def plot_meta_utility(history: SessionHistory, path: Path) -> None:
     values = [v for r in records for v in (r.current_val, r.current_test, r.proposed_val, r.proposed_test) if v is not None]
     if values and min(values) >= 0 and max(values) <= 1:
         ax.set_ylim(-0.03, 1.05)
-    ax.set_xticks(sorted({r.generation for r in records}))
+    generations = sorted({r.generation for r in records})
+    if len(generations) <= MAX_LABELLED_TICKS:
+        ax.set_xticks(generations)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("generation (0: seed improver)")
     ax.set_ylabel("meta-utility")
     ax.set_title(_title(history, "meta-utility per generation"))
@@ -66,6 +73,8 @@ def plot_meta_utility(history: SessionHistory, path: Path) -> None:
 
 def plot_lm_usage(history: SessionHistory, path: Path) -> None:
     """Prompt and completion tokens per generation (stacked bars), cost on a second axis."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     figure, ax = _figure()
     records = history.records
     labels = [record_label(r) for r in records]
@@ -74,7 +83,11 @@ def plot_lm_usage(history: SessionHistory, path: Path) -> None:
     completion = [r.usage.completion_tokens for r in records]
     ax.bar(positions, prompt, color="tab:gray", label="prompt tokens")
     ax.bar(positions, completion, bottom=prompt, color="tab:green", label="completion tokens")
-    ax.set_xticks(list(positions), labels)
+    if len(records) <= MAX_LABELLED_TICKS:
+        ax.set_xticks(list(positions), labels)
+    else:  # a label every few bars: some, not all, of the positions
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: labels[int(x)] if 0 <= x < len(labels) and x == int(x) else ""))
     ax.set_xlabel("generation (a: attempt)")
     ax.set_ylabel("tokens")
     ax.yaxis.set_major_formatter("{x:,.0f}")
@@ -85,7 +98,8 @@ def plot_lm_usage(history: SessionHistory, path: Path) -> None:
         # A generation whose calls all lack a price has no cost point (not a zero).
         costs = [float("nan") if r.usage.calls and r.usage.unpriced == r.usage.calls else r.usage.cost_usd
                  for r in records]
-        line = cost_ax.plot(positions, costs, color="tab:red", marker="o", label="cost (USD, priced calls)")
+        marker = "o" if len(records) <= MAX_LABELLED_TICKS else None
+        line = cost_ax.plot(positions, costs, color="tab:red", marker=marker, linewidth=1, label="cost (USD, priced calls)")
         cost_ax.set_ylabel("cost (USD)")
         cost_ax.set_ylim(bottom=0)
         handles, names = handles + line, names + [line[0].get_label()]

@@ -99,7 +99,11 @@ def _texts(tree: ast.AST) -> Iterator[tuple[int, str, str]]:
 
 
 def _keyword_hits(tree: ast.AST) -> Iterator[tuple[str, str]]:
+    seen: set[tuple[str, str]] = set()  # a name used on many lines is matched once, at its first
     for line, what, text in sorted(_texts(tree), key=lambda item: item[0]):
+        if (what, text) in seen:
+            continue
+        seen.add((what, text))
         words = _words(text) if what == "identifier" else text.lower()
         for label, pattern in KEYWORDS.items():
             match = pattern.search(words)
@@ -110,6 +114,7 @@ def _keyword_hits(tree: ast.AST) -> Iterator[tuple[str, str]]:
 
 def _pattern_hits(tree: ast.AST) -> Iterator[tuple[str, str]]:
     """Structural patterns: what the code does rather than what it calls things."""
+    memo_dicts = _memo_dicts(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _called_name(node) in LM_CALLS:
             for keyword in node.keywords:
@@ -126,7 +131,7 @@ def _pattern_hits(tree: ast.AST) -> Iterator[tuple[str, str]]:
                     yield "early stopping", f"line {inner.lineno}: if {ast.unparse(inner.test)}: break"
         if isinstance(node, ast.Compare) and any(isinstance(op, ast.In | ast.NotIn) for op in node.ops):
             container = node.comparators[-1]
-            if isinstance(container, ast.Name) and _memo_dict(tree, container.id):
+            if isinstance(container, ast.Name) and container.id in memo_dicts:
                 yield "caching", f"line {node.lineno}: {ast.unparse(node)} before scoring"
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -154,18 +159,17 @@ def _breaks(node: ast.If) -> bool:
     return any(isinstance(statement, ast.Break) for statement in node.body)
 
 
-def _memo_dict(tree: ast.AST, name: str) -> bool:
-    """Whether name is a dict that the code fills with utility results (so a membership
-    test on it skips a second utility call)."""
-    filled = False
+def _memo_dicts(tree: ast.AST) -> set[str]:
+    """Names of dicts the code fills with utility results (so a membership test on one
+    skips a second utility call)."""
+    names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("update", "setdefault") \
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == name:
-            filled = filled or _mentions(node, "utility")
-        if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name for t in node.targets):
-            filled = filled or _mentions(node.value, "utility")
-    return filled
+                and isinstance(node.func.value, ast.Name) and _mentions(node, "utility"):
+            names.add(node.func.value.id)
+        if isinstance(node, ast.Assign) and _mentions(node.value, "utility"):
+            names |= {t.value.id for t in node.targets if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)}
+    return names
 
 
 def _lm_call_lines(tree: ast.AST) -> dict[str, list[int]]:
