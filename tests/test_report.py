@@ -231,3 +231,18 @@ def test_scripted_run_report_matches_the_generation_table(scripted_log, capsys):
     best = max((row for row in expected if row.accepted), key=lambda row: row.current_val)
     if best.current_sha != expected[0].current_sha:
         assert diff_block(markdown).splitlines()[1].endswith(best.current_sha[:8])
+
+
+def test_a_long_run_keeps_its_strategies_table_to_improvers_that_were_current(tmp_path, capsys):
+    steps = [Step(g, WORSE + f"# variant {g}\n", val=0.1, test=0.1) for g in range(1, 30)]
+    steps.append(Step(30, BEAM, val=0.9, test=0.8))
+    log = write_session(tmp_path / "long", scenario_events(Scenario(0.2, 0.2, steps)))
+    assert report(capsys, log)[0] == 0
+    out_dir = log.parent / "report"
+    markdown = (out_dir / "report.md").read_text()
+    assert_png(out_dir / "meta_utility.png")
+    assert_png(out_dir / "lm_usage.png")
+    strategies = section(markdown, "Strategies (detected by keyword)")
+    assert "the labels of the 29 rejected proposals not shown here" in strategies
+    assert [row["improver"].strip("`") for row in table(strategies)] == [program_sha(SEED_SOURCE)[:8], program_sha(BEAM)[:8]]
+    assert len(table(section(markdown, "Meta-utility per generation"))) == 31
