@@ -39,6 +39,7 @@ from .widgets.improver_source import ImproverSource
 from .widgets.leaderboard import Leaderboard
 from .widgets.progress_plot import ProgressPlot
 from .widgets.run_header import RunHeader
+from .widgets.timeline import Timeline
 
 DEFAULT_THEME = "stop-dark"
 REFRESH_HZ = 10  # repaints a second; chunk floods are coalesced into these
@@ -59,6 +60,16 @@ class StopApp(App[int]):
         Binding("f", "follow_newest", "Follow newest", id="follow-newest", show=False),
         Binding("o", "cycle_sort", "Sort leaderboard", id="sort-leaderboard", show=False),
         Binding("q", "quit_app", "Quit", id="quit"),
+        # Replay only (stop-tui replay):
+        Binding("space", "replay('toggle_play')", "Play/pause", id="replay.play"),
+        Binding("plus,equals_sign", "replay('faster')", "Faster", id="replay.faster"),
+        Binding("minus", "replay('slower')", "Slower", id="replay.slower"),
+        Binding("n", "replay('step')", "Step", id="replay.step"),
+        Binding("g", "replay('next_generation')", "Next generation", id="replay.next-generation"),
+        Binding("end", "replay('to_end')", "To end", id="replay.end"),
+        Binding("home", "replay_seek(0.0)", "To start", id="replay.start", show=False),
+        Binding("left", "replay_skip(-0.02)", "Back", id="replay.back", show=False),
+        Binding("right", "replay_skip(0.02)", "Forward", id="replay.forward", show=False),
     ]
 
     def __init__(self, source: LiveRun | RecordedRun, *, settings: Settings | None = None,
@@ -71,6 +82,7 @@ class StopApp(App[int]):
         self.clock = clock
         self.theme_dirs = theme_dirs if theme_dirs is not None else [bundled_themes_dir(), config_dir() / "themes"]
         self.refresh_hz = refresh_hz
+        self.is_replay = getattr(source, "replay", False)
         self._pending: asyncio.Future[str] | None = None
         self._pending_by_rule = False
         self._quit_after_run = False
@@ -91,6 +103,8 @@ class StopApp(App[int]):
                         yield ProgressPlot(id="plot")
             with TabPane("Diff", id="diff"):
                 yield DiffView(id="diff-view")
+        if self.is_replay:
+            yield Timeline(self.source, id="timeline")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -102,6 +116,7 @@ class StopApp(App[int]):
         self.plot = self.query_one(ProgressPlot)
         self.diff_view = self.query_one(DiffView)
         self.tabs = self.query_one(TabbedContent)
+        self.timeline = self.query_one(Timeline) if self.is_replay else None
         self.improver.border_title = "improver source"
         self.leaderboard.border_title = "leaderboard (click a header or press o to sort)"
         self.stream.border_title = "LM requests (enter: follow, f: newest)"
@@ -111,6 +126,8 @@ class StopApp(App[int]):
             self._install_keymap()
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning")
+        for notice in getattr(self.source, "notices", []):  # e.g. a replayed log's cut-off last line
+            self.notify(notice, severity="warning", timeout=10)
         self.set_interval(1 / self.refresh_hz, self.repaint)
         self._engine = self.run_worker(self._drive(), name="engine", group="engine", exit_on_error=False)
 
@@ -146,7 +163,22 @@ class StopApp(App[int]):
     # --- the engine ---------------------------------------------------------------------
 
     async def _drive(self) -> None:
-        await self.source.drive(self.receive_event, self._approve)
+        if self.is_replay:
+            self.source.on_decision = self._announce_decision
+            await self.source.drive(self.receive_event, self._approve, reset=self.reset_model)
+        else:
+            await self.source.drive(self.receive_event, self._approve)
+
+    def reset_model(self) -> None:
+        """Start the screen over from no events (a replay seeking backwards)."""
+        self.model = RunModel()
+        for pane in (self.stream, self.leaderboard, self.improver, self.diff_view, self.plot):
+            pane.reset()
+
+    def _announce_decision(self, event) -> None:
+        """A replay reaching a user's recorded decision shows it as it happened."""
+        verdict = "approved" if event.accepted else "rejected"
+        self.notify(f"Generation {event.generation}: the user {verdict} the proposal ({event.reason}).", timeout=5)
 
     def receive_event(self, event: Event) -> None:
         self.model.apply(event)
@@ -214,6 +246,8 @@ class StopApp(App[int]):
                 self.improver.show(model)
                 self.diff_view.show(model)
                 self.plot.show(model)
+        if self.timeline is not None:
+            self.timeline.show()
         if dirty.status:
             self.refresh_bindings()
 
@@ -223,6 +257,8 @@ class StopApp(App[int]):
         """Keys that cannot work now leave the footer."""
         if action in ("toggle_pause", "stop_run"):
             return self.source.controllable and self.run_active and self.model.state not in ENDED
+        if action.startswith("replay"):
+            return self.is_replay
         if action == "review":
             return self._pending is not None and not isinstance(self.screen, ApprovalScreen)
         return True
@@ -268,6 +304,19 @@ class StopApp(App[int]):
             if self._engine is not None:
                 self._engine.cancel()
             self.notify("Stopping now; completed work is in the session log.")
+
+    def action_replay(self, control: str) -> None:
+        getattr(self.source, control)()
+        self.repaint()
+
+    def action_replay_seek(self, fraction: float) -> None:
+        self.source.seek_fraction(fraction)
+        self.repaint()
+
+    def action_replay_skip(self, fraction: float) -> None:
+        total = max(1, len(self.source.events))
+        self.source.seek_fraction(self.source.position / total + fraction)
+        self.repaint()
 
     def action_show_tab(self, tab: str) -> None:
         self.tabs.active = tab

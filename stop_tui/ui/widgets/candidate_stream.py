@@ -53,9 +53,17 @@ class CandidateStream(Vertical):
         self.table = self.query_one(DataTable)
         self.samples = self.query_one("#samples", Static)
 
+    def reset(self) -> None:
+        self.table.clear()
+        self._rows.clear()
+        self.followed, self.auto_follow, self._model = None, True, None
+        self.samples.update("")
+
     def show(self, model: RunModel, now: float, changed: set[str], scores_changed: bool) -> None:
         self._model = model
         table = self.table
+        if len(changed) > MAX_ROWS:  # a replay seeking over thousands: only the newest can stay
+            changed = set(sorted(changed)[-MAX_ROWS:])
         for request_id in sorted(changed):
             request = model.requests.get(request_id)
             if request is None:

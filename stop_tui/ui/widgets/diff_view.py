@@ -42,6 +42,9 @@ class DiffView(Vertical):
         self.new_picker = self.query_one("#diff-to", Select)
         self.body = self.query_one("#diff-body", Static)
 
+    def reset(self) -> None:
+        self._versions, self._shown = [], None
+
     def show(self, model: RunModel) -> None:
         self._model = model
         versions = model.improver_versions()

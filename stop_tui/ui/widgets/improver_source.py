@@ -40,6 +40,9 @@ class ImproverSource(Vertical):
         self.picker = self.query_one(Select)
         self.code = self.query_one("#improver-code", Static)
 
+    def reset(self) -> None:
+        self._versions, self._shown = [], (None, "")
+
     def show(self, model: RunModel, force: bool = False) -> None:
         self._model = model
         if force:

@@ -12,7 +12,7 @@ from ..model import CandidateView, RunModel
 COLUMNS = [("gen", "gen"), ("candidate", "candidate"), ("val", "val"), ("test", "test"), ("status", "status"),
            ("tokens", "tokens"), ("cost", "cost"), ("time", "time")]
 # Fixed widths: cells change after their row appears, and auto-width only sees the first value.
-WIDTHS = {"gen": 3, "candidate": 14, "val": 5, "test": 5, "status": 18, "tokens": 7, "cost": 9, "time": 7}
+WIDTHS = {"gen": 3, "candidate": 12, "val": 5, "test": 5, "status": 14, "tokens": 6, "cost": 8, "time": 6}
 CURRENT_MARK = "★ "
 # How each column sorts: numbers as numbers, missing scores last.
 SORT_KEYS = {
@@ -35,6 +35,10 @@ class Leaderboard(DataTable):
     def on_mount(self) -> None:
         for label, key in COLUMNS:
             self.add_column(label, key=key, width=WIDTHS[key])
+
+    def reset(self) -> None:
+        self.clear()
+        self._current, self._model = None, None
 
     def show(self, model: RunModel, now: float, changed: set[str]) -> None:
         self._model = model

@@ -12,6 +12,9 @@ class ProgressPlot(PlotextPlot):
         super().__init__(**kwargs)
         self._points: tuple = ()
 
+    def reset(self) -> None:
+        self._points = ()
+
     def show(self, model: RunModel) -> None:
         points = self.points(model)
         if points == self._points:

@@ -1,0 +1,39 @@
+"""`stop-tui replay`: a recorded session in the TUI, with play, pause, speed, step and seek."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+from ..engine.session import find_session_log
+from .common import UsageError
+
+NAME = "replay"
+HELP = "replay a recorded session in the TUI (never calls an LM or runs code)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..ui.replay import SPEEDS
+
+    parser.add_argument("session", help="a session directory, its log file, or a session name")
+    parser.add_argument("--speed", type=float, default=10.0, choices=SPEEDS, metavar="X",
+                        help=f"playback speed, one of {', '.join(f'{s:g}' for s in SPEEDS)} (default 10)")
+    parser.add_argument("--paused", action="store_true", help="start paused at the first event")
+    parser.add_argument("--end", action="store_true", help="start at the end of the log")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from ..ui.app import StopApp
+    from ..ui.replay import ReplayRun
+
+    log_path = find_session_log(args.session)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("replay draws the TUI and needs a terminal; for a summary without one, "
+                         "use stop-tui report or stop-tui export --json.")
+    replay = ReplayRun(log_path, speed=args.speed, playing=not (args.paused or args.end), start_at_end=args.end)
+    for notice in replay.notices:
+        console.print(f"[yellow]{notice}[/]", markup=True, highlight=False)
+    StopApp(replay).run()
+    return 0

@@ -1,0 +1,109 @@
+"""Replay in the TUI: play, pause, step, seek on a recorded session, and the replay command."""
+
+from __future__ import annotations
+
+import shutil
+
+from stop_tui.engine.events import GenerationStarted
+from stop_tui.ui.app import StopApp
+from stop_tui.ui.model import RunModel
+from stop_tui.ui.replay import ReplayRun
+from stop_tui.ui.settings import Settings
+from stop_tui.ui.widgets.timeline import Timeline
+
+from .test_cli import assert_usage_error, stop_tui
+from .test_tui_live import until
+from .tui_support import FIXTURE, SIZE, fixture_events
+
+
+def replay_app(tmp_path, log=FIXTURE, **kwargs) -> tuple[StopApp, ReplayRun]:
+    replay = ReplayRun(log, **kwargs)
+    return StopApp(replay, settings=Settings(path=tmp_path / "config.toml")), replay
+
+
+def model_of(events) -> RunModel:
+    model = RunModel()
+    for event in events:
+        model.apply(event)
+    return model
+
+
+async def test_play_pause_step_and_seek(tmp_path):
+    app, replay = replay_app(tmp_path, speed=100.0)
+    events = fixture_events()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+        assert replay.position > 0, "it plays from the start"
+        await pilot.press("space")
+        paused_at = replay.position
+        await pilot.pause(0.5)
+        assert replay.position == paused_at and not replay.playing, "paused, it stays put"
+
+        await pilot.press("n")
+        assert replay.position == paused_at + 1 and app.model.events_seen == paused_at + 1
+
+        await pilot.press("g")
+        starts = [i for i, e in enumerate(events) if isinstance(e, GenerationStarted)]
+        assert replay.position == next(s + 1 for s in starts if s >= paused_at + 1)
+        assert isinstance(app.model.generations[-1], object) and app.model.generations
+
+        await pilot.press("end")
+        assert replay.position == len(events)
+        await pilot.pause(0.2)
+        assert app.model.state == "finished"
+        assert app.model.current_sha == model_of(events).current_sha
+
+        await pilot.press("home")  # backwards: the screen starts over from no events
+        assert replay.position == 0 and app.model.events_seen == 0 and app.model.generations == []
+        await pilot.pause(0.2)
+        assert app.leaderboard.row_count == 0
+
+        replay.seek(40)  # anywhere: the model equals one built from the first 40 events
+        expected = model_of(events[:40])
+        assert app.model.events_seen == 40 and app.model.current_sha == expected.current_sha
+        assert set(app.model.requests) == set(expected.requests)
+
+
+async def test_speed_steps_and_timeline_click(tmp_path):
+    app, replay = replay_app(tmp_path, speed=1.0, playing=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("plus", "plus")
+        assert replay.speed == 5.0
+        await pilot.press("minus")
+        assert replay.speed == 2.0
+        timeline = app.query_one(Timeline)
+        await pilot.click(Timeline, offset=(timeline.size.width // 2, 0))
+        assert abs(replay.position - len(replay.events) / 2) <= len(replay.events) * 0.05
+
+
+async def test_recorded_user_decisions_are_announced_as_they_happen(tmp_path):
+    app, replay = replay_app(tmp_path, speed=100.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: replay.at_end)
+        messages = [n.message for n in app._notifications]
+        assert any("Generation 1: the user approved" in m for m in messages)
+        assert any("Generation 2: the user rejected" in m for m in messages)
+
+
+async def test_a_growing_log_is_followed_read_only(tmp_path):
+    log = tmp_path / "session.jsonl"
+    lines = FIXTURE.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:50]) + lines[50][:20])  # a run still writing line 51
+    before = log.read_bytes()
+    app, replay = replay_app(tmp_path, log=log, speed=100.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: replay.at_end)
+        assert replay.live and len(replay.events) == 49
+        assert log.read_bytes() == before, "replay never writes to the log"
+        with open(log, "ab") as handle:  # the run goes on
+            handle.write(lines[50][20:] + b"".join(lines[51:]))
+        await until(pilot, lambda: app.model.state == "finished")
+        assert len(replay.events) == len(lines) - 1
+
+
+def test_replay_bad_input(tmp_path):
+    assert_usage_error(stop_tui("replay", str(tmp_path / "nothing")), "no session")
+    bad = tmp_path / "bad.jsonl"
+    shutil.copy(FIXTURE, bad)
+    assert_usage_error(stop_tui("replay", str(bad), "--speed", "3"), "invalid choice")
+    assert_usage_error(stop_tui("replay", str(bad)), "needs a terminal")
