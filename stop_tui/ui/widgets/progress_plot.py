@@ -16,7 +16,7 @@ class ProgressPlot(PlotextPlot):
         self._points = ()
 
     def show(self, model: RunModel) -> None:
-        points = self.points(model)
+        points = (self.points(model), self.proposals(model))
         if points == self._points:
             return
         self._points = points
@@ -24,13 +24,21 @@ class ProgressPlot(PlotextPlot):
         plt.clear_data()
         plt.title("meta-utility of the current improver")
         plt.xlabel("generation")
-        if points:
-            generations = [g for g, _, _ in points]
-            plt.plot(generations, [v for _, v, _ in points], label="val", marker="hd")
-            plt.plot(generations, [t for _, _, t in points], label="test", marker="hd")
-            plt.xticks(generations)
+        current, proposals = points
+        if current:
+            generations = [g for g, _, _ in current]
+            plt.plot(generations, [v for _, v, _ in current], label="val", marker="braille")
+            plt.plot(generations, [t for _, _, t in current], label="test", marker="braille")
+            plt.xticks(sorted({*generations, *(g for g, _ in proposals)}))
+        if proposals:
+            plt.scatter([g for g, _ in proposals], [v for _, v in proposals], label="proposed (val)", marker="x")
         plt.ylim(0, 1)
         self.refresh()
+
+    @staticmethod
+    def proposals(model: RunModel) -> tuple[tuple[int, float], ...]:
+        """(generation, val) of every proposal, accepted or not."""
+        return tuple((v.generation, v.proposed_val) for v in model.generations if v.proposed_val is not None)
 
     @staticmethod
     def points(model: RunModel) -> tuple[tuple[int, float, float], ...]:
