@@ -231,3 +231,9 @@ def find_session_log(spec: str | Path, root: Path | None = None) -> Path:
 
 def default_sessions_root() -> Path:
     return Path(os.environ.get("STOP_TUI_SESSIONS", Path.cwd() / "stop-sessions"))
+
+
+def parse_event_line(path: Path, line_no: int, line: bytes) -> Event:
+    """One logged line as its event (SessionError naming the file and line if it is corrupt);
+    for readers that index a log themselves, such as the TUI's replay."""
+    return _parse_event(path, line_no, line)
