@@ -75,6 +75,36 @@ class RunFinished(Event):
 
 
 @dataclass(kw_only=True)
+class RunResumed(Event):
+    """`stop-tui resume` goes on with a run from its log (appended to the same log).
+
+    The run goes on with `generation` (attempt `attempt`); the work of that generation is done
+    again, except that LM requests recorded as finished are answered from the log (each one
+    logged as LMRequestReused, not sent nor paid again) and finished evaluations and candidate
+    scores are taken from the log. A later RunFinished supersedes an earlier one.
+    """
+
+    type_name: ClassVar[str] = "run_resumed"
+    run_id: str
+    generation: int
+    attempt: int
+    previous_state: str  # "incomplete" (killed or crashed) | "stopped" | "failed"
+    previous_reason: str
+    generations_done: int  # generations decided before the resumption
+    reusable_lm_requests: int  # finished requests of the generations run again, answerable from the log
+    lm_requests_in_flight: int  # started and never finished: sent again if asked again
+    cached_evaluations: int  # (task, split, program) evaluations that are not run again
+    cached_scores: int  # candidate improvers whose meta-utility is not computed again
+    # Run totals carried over, so the run budgets count what was already spent.
+    lm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    truncated_bytes: int = 0  # an incomplete last line (a kill mid-write) cut from the log first
+    model: str = ""
+
+
+@dataclass(kw_only=True)
 class EngineError(Event):
     type_name: ClassVar[str] = "engine_error"
     message: str
@@ -155,6 +185,20 @@ class LMRequestFinished(Event):
     error: str | None = None  # set when any sample failed; failed samples are ""
     failed_samples: int = 0
     calls: int = 1  # HTTP calls made, retries and one-sample fan-out included
+
+
+@dataclass(kw_only=True)
+class LMRequestReused(Event):
+    """A request of a resumed run answered from the log: the answers of the finished request
+    original_request_id (same context, expertise and messages), neither sent nor paid again."""
+
+    type_name: ClassVar[str] = "lm_request_reused"
+    request_id: str
+    original_request_id: str
+    purpose: str
+    context: str
+    generation: int
+    n: int
 
 
 @dataclass(kw_only=True)

@@ -12,6 +12,11 @@ from pathlib import Path
 
 import aiofiles
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: logs are then not locked against a second writer
+    fcntl = None
+
 from .events import SCHEMA_VERSION, Event, LMChunk, UnknownEventError, event_from_dict
 
 LOG_NAME = "session.jsonl"
@@ -59,8 +64,35 @@ class SessionWriter:
 
     async def open(self, run_id: str) -> None:
         self._file = await aiofiles.open(self.path, "a", encoding="utf-8")
+        await self._lock()
         header = {"schema": SCHEMA_NAME, "version": SCHEMA_VERSION, "run_id": run_id, "created": time.time()}
         await self._write_line(header)
+
+    async def reopen(self) -> int:
+        """Append to an existing log (a resumed run): no new header. A last line without its
+        newline (a run killed mid-write) is cut off first, since more lines after it would make
+        it a corrupt line; returns how many bytes were cut. SessionError if another process is
+        still writing the log."""
+        self._file = await aiofiles.open(self.path, "a", encoding="utf-8")
+        await self._lock()
+        try:
+            return cut_incomplete_last_line(self.path)
+        except OSError as exc:
+            await self.close()
+            raise SessionError(f"cannot repair the end of session log {self.path}: {exc.strerror or exc}.") from None
+
+    async def _lock(self) -> None:
+        """Hold an exclusive lock on the log while writing it (released when the process ends,
+        even by SIGKILL), so a resume cannot append to the log of a run that is still going."""
+        if fcntl is None:
+            return
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            await self.close()
+            raise SessionError(live_log_message(self.path)) from None
+        except OSError:  # a file system without locks: write unlocked
+            pass
 
     async def _write_line(self, obj: dict) -> None:
         assert self._file is not None, "SessionWriter.open() first"
@@ -79,6 +111,48 @@ class SessionWriter:
             await self._file.flush()
             await self._file.close()
             self._file = None
+
+
+def live_log_message(path: Path) -> str:
+    return f"{path} is being written by a run that is still going; stop it (or wait for it) first."
+
+
+def log_is_being_written(path: Path) -> bool:
+    """Whether a running stop-tui holds the log's write lock (see SessionWriter._lock)."""
+    if fcntl is None:
+        return False
+    try:
+        with open(path, "rb") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def cut_incomplete_last_line(path: Path) -> int:
+    """Truncate a log to the end of its last complete line; returns the bytes cut (0: none)."""
+    with open(path, "r+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            handle.seek(start)
+            block = handle.read(end - start)
+            if end == size and block.endswith(b"\n"):
+                return 0
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                handle.truncate(keep)
+                return size - keep
+            end = start
+        raise SessionError(f"{path} has no complete line: nothing to go on from.")
 
 
 @dataclass
