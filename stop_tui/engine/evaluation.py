@@ -41,6 +41,10 @@ class ProgramRegistry:
             self.bus.publish(ProgramRecorded(sha=sha, kind=kind, source=source))
         return sha
 
+    def preload(self, sources: dict[str, str]) -> None:
+        """Programs a resumed run's log already records (not logged again)."""
+        self.sources.update(sources)
+
 
 class Evaluator:
     """Runs a program on a task split in the sandbox and scores its outputs with the hidden scorer.
@@ -59,6 +63,16 @@ class Evaluator:
         """Abandon every evaluation in flight (they are shielded from their callers' cancellation)."""
         for future in self._cache.values():
             future.cancel()
+
+    def preload(self, evaluations: dict[tuple[str, str, str], Evaluation], last_id: int = 0) -> None:
+        """Evaluations a resumed run's log records, by (task, split, program sha): not run again.
+        Eval ids go on after last_id. Call from the event loop."""
+        loop = asyncio.get_running_loop()
+        for key, evaluation in evaluations.items():
+            future = loop.create_future()
+            future.set_result(evaluation)
+            self._cache[key] = future
+        self._ids = max(self._ids, last_id)
 
     async def _split_instances(self, task: Task, split: str):
         """A split's instances, generated once, in a thread: generating a split can take a second,

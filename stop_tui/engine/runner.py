@@ -37,14 +37,26 @@ async def run_session(
     subscribers: list[Handler] = (),
     approver: Approver | None = None,
     on_run: Callable[[StopRun], None] | None = None,
+    resume_state=None,
 ) -> RunSummary:
-    """Run STOP to the end, logging every event to log_path (which must not exist yet)."""
-    run_id = uuid.uuid4().hex[:12]
+    """Run STOP to the end, logging every event to log_path (which must not exist yet).
+
+    resume_state (engine.resume.ResumeState, read from log_path): go on with that run instead,
+    appending to its log; subscribers first get the events already logged, then the new ones.
+    """
+    run_id = resume_state.run_id if resume_state is not None else uuid.uuid4().hex[:12]
     bus = EventBus()
     writer = SessionWriter(log_path)
-    await writer.open(run_id)
+    if resume_state is None:
+        await writer.open(run_id)
+    else:
+        resume_state.truncated_bytes = await writer.reopen()
+        if seed_improver is None:
+            seed_improver = resume_state.seed_source
     bus.subscribe(writer.write)
     for subscriber in subscribers:
+        if resume_state is not None:
+            await _tell_history(subscriber, resume_state.events)
         bus.subscribe(subscriber)
     # A backend with a server to launch (the local model) starts while the sandbox pool does.
     starting = asyncio.ensure_future(_start(backend))
@@ -62,7 +74,10 @@ async def run_session(
                 budget=RunBudget(max_cost_usd=config.max_cost_usd, max_tokens=config.max_total_tokens),
             )
             run = StopRun(config=config, task=task, seed_improver=seed_improver or seed_improver_source(),
-                          gateway=gateway, pool=pool, bus=bus, approver=approver, run_id=run_id)
+                          gateway=gateway, pool=pool, bus=bus, approver=approver, run_id=run_id,
+                          resume=resume_state)
+            if resume_state is not None:
+                resume_state.prepare(run)
             if on_run is not None:
                 on_run(run)
             try:
@@ -78,6 +93,17 @@ async def run_session(
         await bus.drain()
         await bus.close()
         await writer.close()
+
+
+async def _tell_history(subscriber: Handler, events) -> None:
+    """A resumed run's earlier events, to a view that sees the run from its start."""
+    for event in events:
+        try:
+            result = subscriber(event)
+            if result is not None:
+                await result
+        except Exception:  # a broken subscriber must not stop the run (as on the bus)
+            pass
 
 
 async def _start(backend: LMBackend) -> None:

@@ -117,6 +117,15 @@ class MetaUtility:
         for future in self._scores.values():
             future.cancel()
 
+    def preload(self, scores: dict[str, CandidateScore]) -> None:
+        """Scores a resumed run's log records, by improver sha: not computed again.
+        Call from the event loop."""
+        loop = asyncio.get_running_loop()
+        for sha, score in scores.items():
+            future = loop.create_future()
+            future.set_result(score)
+            self._scores[sha] = future
+
     def known(self, sha: str) -> CandidateScore | None:
         future = self._scores.get(sha)
         return future.result() if future is not None and future.done() and not future.exception() else None
@@ -216,10 +225,12 @@ class StopRun:
 
     def __init__(self, *, config: RunConfig, task: Task, seed_improver: str, gateway: LMGateway,
                  pool: SandboxPool, bus: EventBus, approver: Approver | None = None,
-                 run_id: str | None = None) -> None:
+                 run_id: str | None = None, resume=None) -> None:
         self.config, self.task, self.seed_improver = config, task, seed_improver
         self.gateway, self.pool, self.bus, self.approver = gateway, pool, bus, approver
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        # engine.resume.ResumeState: go on with a run from its log instead of starting one.
+        self.resume_state = resume
         self.programs = ProgramRegistry(bus)
         self.evaluator = Evaluator(pool, bus, self.programs)
         self.meta_utility = MetaUtility(config=config, task=task, pool=pool, gateway=gateway, bus=bus,
@@ -252,17 +263,27 @@ class StopRun:
 
     async def run(self) -> RunSummary:
         seed_sha = self.programs.record(self.seed_improver, "improver")
-        self.bus.publish(RunStarted(
-            run_id=self.run_id, task=self.task.name, model=self.gateway.label, config=self.config.to_dict(),
-            seed_improver_sha=seed_sha, sandbox_isolation=self.pool.isolation,
-        ))
         current_source = self.seed_improver
         current: CandidateScore | None = None
-        generation = 0
+        first_generation = first_attempt = 1
+        if self.resume_state is None:
+            self.bus.publish(RunStarted(
+                run_id=self.run_id, task=self.task.name, model=self.gateway.label, config=self.config.to_dict(),
+                seed_improver_sha=seed_sha, sandbox_isolation=self.pool.isolation,
+            ))
+        else:  # go on where the log ends: the improver current after the last decision
+            resumed = self.resume_state
+            self.bus.publish(resumed.resumed_event(self))
+            for notice in resumed.notices(self):
+                self.bus.publish(notice)
+            current_source, current = resumed.current_source, resumed.current
+            first_generation, first_attempt = resumed.generation, resumed.attempt
+        generation = first_generation - 1
         state, reason = "finished", f"completed {self.config.iterations} iterations"
         try:
-            current = await self.meta_utility.score(current_source, 0, "g0-seed")
-            for generation in range(1, self.config.iterations + 1):
+            if current is None:  # the seed is not scored yet
+                current = await self.meta_utility.score(current_source, 0, "g0-seed")
+            for generation in range(first_generation, self.config.iterations + 1):
                 if self._stop_requested:
                     state, reason = "stopped", "stopped on request"
                     generation -= 1
@@ -271,7 +292,7 @@ class StopRun:
                     state, reason = self.gateway.shutdown.state, self.gateway.shutdown.reason
                     generation -= 1
                     break
-                attempt, retry = 1, True
+                attempt, retry = (first_attempt if generation == first_generation else 1), True
                 while retry:  # the user may reject a proposal and run the step again
                     current_source, current, retry = await self._generation(generation, attempt, current_source, current)
                     attempt += 1

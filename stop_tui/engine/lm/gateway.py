@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from ..bus import EventBus
 from ..events import (
-    LMChunk, LMRequestFinished, LMRequestRefused, LMRequestStarted, Notice, RunBudgetReached,
+    LMChunk, LMRequestFinished, LMRequestRefused, LMRequestReused, LMRequestStarted, Notice, RunBudgetReached,
 )
 from .base import CONNECTION, FATAL_KINDS, PROTOCOL, LMBackend, LMCallError, LMRequest, LMResult
 
@@ -153,6 +153,9 @@ class LMGateway:
         self._by_context: dict[str, Usage] = {}
         self._by_generation: dict[int, Usage] = {}
         self._refused: dict[int, int] = {}  # generation -> requests not sent
+        # A resumed run's finished requests (engine.resume.RecordedAnswers): answered from the log.
+        self.recorded = None
+        self.reused = 0
 
     # --- identity, pause, budgets ----------------------------------------------------------
 
@@ -241,6 +244,44 @@ class LMGateway:
             self._budget_reached("tokens", limit.max_tokens, self.usage.tokens,
                                  f"token budget reached: {self.usage.tokens:,} of {limit.max_tokens:,} tokens")
 
+    # --- resuming a run (engine.resume) -----------------------------------------------------
+
+    def carry_over(self, *, usage: Usage, requests: int, by_context: dict[str, Usage],
+                   by_generation: dict[int, Usage], next_request: int, recorded=None) -> None:
+        """Go on with a run from its log: what it spent counts toward the run budgets and in
+        its totals, request ids go on after the last logged one, and `recorded` (anything with
+        take(request) -> (original_request_id, responses) | None) answers the requests it
+        finished, which are then neither sent nor paid again."""
+        self.usage += usage
+        self.requests += requests
+        for context, spent in by_context.items():
+            self._by_context.setdefault(context, Usage()).__iadd__(spent)
+        for generation, spent in by_generation.items():
+            self._by_generation.setdefault(generation, Usage()).__iadd__(spent)
+        self._ids = itertools.count(next_request)
+        self.recorded = recorded
+        limit = self.budget
+        if limit.max_cost_usd is not None and self.usage.known_cost_usd >= limit.max_cost_usd:
+            self.shut("stopped", f"cost budget reached: ${self.usage.known_cost_usd:.4f} of ${limit.max_cost_usd:.4f}")
+        if limit.max_tokens is not None and self.usage.tokens >= limit.max_tokens:
+            self.shut("stopped", f"token budget reached: {self.usage.tokens:,} of {limit.max_tokens:,} tokens")
+
+    def _reuse(self, request: LMRequest) -> LMResult | None:
+        """The recorded answer to a request a resumed run made before, or None."""
+        found = self.recorded.take(request)
+        if found is None:
+            return None
+        original_request_id, responses = found
+        self.reused += 1
+        self.bus.publish(LMRequestReused(
+            request_id=request.request_id, original_request_id=original_request_id, purpose=request.purpose,
+            context=request.context, generation=request.generation, n=len(request.messages),
+        ))
+        note = getattr(self.backend, "note_reused", None)
+        if note is not None:  # e.g. the scripted backend counts prompt occurrences
+            note(request)
+        return LMResult(responses=list(responses))
+
     def _budget_reached(self, resource: str, limit: float, used: float, message: str) -> None:
         if self.shutdown is None:
             self.shut("stopped", message)
@@ -251,6 +292,10 @@ class LMGateway:
     async def complete(self, request: LMRequest) -> LMResult:
         """Run one request. Failed samples come back as "" with `error` set; LMRefused if not sent."""
         await self._unpaused.wait()
+        if self.recorded is not None:  # a resumed run: answered before, so not sent (nor paid) again
+            reused = self._reuse(request)
+            if reused is not None:
+                return reused
         self._refuse_if_shut(request)
         flight = _InFlight(self, request)
         groups: dict[str, list[int]] = {}

@@ -118,6 +118,12 @@ class ScriptedBackend:
             )
         return self.library.draw(kind, level, rng).text
 
+    def note_reused(self, request: LMRequest) -> None:
+        """A resumed run answered this request from its log: count its prompts' occurrences as
+        if answered here, so later draws are the ones an uninterrupted run would have made."""
+        for message in request.messages:
+            self._occurrences[hashlib.sha256(f"{request.context}\0{request.expertise}\0{message}".encode()).hexdigest()] += 1
+
     async def complete(self, request: LMRequest, on_chunk: ChunkCallback) -> LMResult:
         responses = [self.answer(request, message) for message in request.messages]
         await asyncio.gather(*(self._stream(i, text, on_chunk) for i, text in enumerate(responses)))
