@@ -39,32 +39,35 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return start(config, task, backend, log_path, console, headless=args.headless, gate=not args.no_gate)
 
 
-def start(config, task, backend, log_path: Path, console: Console, *, headless: bool, gate: bool) -> int:
-    """Run in the TUI, or headless when asked or when there is no terminal to draw on."""
+def start(config, task, backend, log_path: Path, console: Console, *, headless: bool, gate: bool,
+          resume_state=None) -> int:
+    """Run in the TUI, or headless when asked or when there is no terminal to draw on.
+    resume_state (engine.resume.ResumeState): go on with the run in log_path instead."""
     if not headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
         console.print("[yellow]No terminal to draw the TUI on; running headless (pass --headless to say so).[/]")
         headless = True
     if headless:
-        return run_headless(config, task, backend, log_path, console)
-    return run_tui(config, task, backend, log_path, console, gate=gate)
+        return run_headless(config, task, backend, log_path, console, resume_state=resume_state)
+    return run_tui(config, task, backend, log_path, console, gate=gate, resume_state=resume_state)
 
 
-def run_tui(config, task, backend, log_path: Path, console: Console, *, gate: bool) -> int:
+def run_tui(config, task, backend, log_path: Path, console: Console, *, gate: bool, resume_state=None) -> int:
     from ..ui.app import StopApp
     from ..ui.sources import LiveRun
 
-    StopApp(LiveRun(config=config, task=task, backend=backend, log_path=log_path, gate=gate)).run()
+    StopApp(LiveRun(config=config, task=task, backend=backend, log_path=log_path, gate=gate,
+                    resume_state=resume_state)).run()
     return print_outcome(log_path, backend.label, console)
 
 
-def run_headless(config, task, backend, log_path: Path, console: Console) -> int:
+def run_headless(config, task, backend, log_path: Path, console: Console, *, resume_state=None) -> int:
     from ..engine.runner import run_session
     from ..headless import HeadlessProgress
 
     console.print(f"session log: {log_path}")
     with HeadlessProgress(console, config) as view:
         asyncio.run(run_session(config=config, task=task, backend=backend, log_path=log_path,
-                                subscribers=[view.handle]))
+                                subscribers=[view.handle], resume_state=resume_state))
     return print_outcome(log_path, backend.label, console)
 
 

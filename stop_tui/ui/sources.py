@@ -20,9 +20,11 @@ class LiveRun:
     controllable = True
 
     def __init__(self, *, config: RunConfig, task: Task, backend: LMBackend, log_path: Path, gate: bool = True,
-                 seed_improver: str | None = None) -> None:
+                 seed_improver: str | None = None, resume_state=None) -> None:
         self.config, self.task, self.backend, self.log_path = config, task, backend, log_path
         self.gate, self.seed_improver = gate, seed_improver
+        # engine.resume.ResumeState: go on with the run in log_path (its earlier events come first).
+        self.resume_state = resume_state
         self.run: StopRun | None = None
         self._pause_when_ready = False
 
@@ -35,7 +37,8 @@ class LiveRun:
 
         await run_session(config=self.config, task=self.task, backend=self.backend, log_path=self.log_path,
                           seed_improver=self.seed_improver, subscribers=[sink],
-                          approver=approver if self.gate else None, on_run=self._started)
+                          approver=approver if self.gate else None, on_run=self._started,
+                          resume_state=self.resume_state)
 
     def _started(self, run: StopRun) -> None:
         self.run = run

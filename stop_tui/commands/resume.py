@@ -1,0 +1,41 @@
+"""`stop-tui resume`: go on with a run that crashed, was killed or was stopped, from its log."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from ..engine.lm.models import make_backend
+from ..engine.resume import NothingToResume, read_resume_state
+from ..engine.session import SessionError, find_session_log, live_log_message, log_is_being_written
+from ..engine.tasks import load_task, task_search_dirs
+from .run import add_view_options, start
+
+NAME = "resume"
+HELP = "go on with a run that crashed, was killed or was stopped, from its session log"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", help="session directory, its log file, or a session name under the sessions root")
+    parser.add_argument("--tasks-dir", type=Path, action="append", default=[],
+                        help="extra task folders (repeatable): give the ones the run was started with")
+    add_view_options(parser)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    # Check everything before appending anything: bad input leaves the log as it was.
+    log_path = find_session_log(args.session)
+    if log_is_being_written(log_path):
+        raise SessionError(live_log_message(log_path))
+    state = read_resume_state(log_path)
+    spent = state.spent_budget()
+    if spent is not None:
+        raise NothingToResume(f"the run in {log_path} cannot go on: {spent}, so there is nothing to resume.")
+    task = load_task(state.task_name, task_search_dirs(args.tasks_dir))
+    config = state.config
+    backend = make_backend(config.model, seed=config.seed, config=config)
+    console.print(state.describe(), markup=False, highlight=False)
+    return start(config, task, backend, log_path, console, headless=args.headless, gate=not args.no_gate,
+                 resume_state=state)
