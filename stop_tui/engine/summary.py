@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .events import (
     CandidateScored, Event, GenerationDecided, GenerationProposed, LMRequestFinished,
-    LMRequestRefused, LMRequestStarted, RunFinished,
+    LMRequestRefused, LMRequestStarted, RunFinished, RunResumed,
 )
 
 
@@ -122,8 +122,11 @@ def _usage_fields(usage: LMUsage | None) -> dict:
 
 
 def final_state(events: Iterable[Event]) -> RunFinished | None:
+    """The run's end: the last RunFinished, unless the run was resumed after it (None: no end yet)."""
     finished = None
     for event in events:
         if isinstance(event, RunFinished):
             finished = event
+        elif isinstance(event, RunResumed):
+            finished = None
     return finished

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..engine.events import (
     CandidateScored, EngineError, Event, GenerationDecided, GenerationProposed, GenerationStarted,
-    ImproverRunFinished, LMRequestFinished, LMRequestStarted, Notice, ProgramRecorded, RunFinished, RunStarted,
+    ImproverRunFinished, LMRequestFinished, LMRequestReused, LMRequestStarted, Notice, ProgramRecorded, RunFinished,
+    RunResumed, RunStarted,
 )
 from ..engine.session import SessionHeader, find_session_log, iter_session
 from .strategies import METHOD, Strategy, detect_strategies
@@ -92,6 +93,8 @@ class SessionHistory:
     engine_notices: list[str] = field(default_factory=list)
     reader_notices: list[str] = field(default_factory=list)  # e.g. a cut-off last line was skipped
     last_ts: float | None = None
+    resumptions: list[RunResumed] = field(default_factory=list)  # `stop-tui resume`, in order
+    reused_requests: int = 0  # LM requests of resumed stretches answered from the log (not sent again)
 
     @property
     def state(self) -> str:
@@ -194,6 +197,11 @@ def build_history(log: Path, items: Iterable[SessionHeader | Event]) -> SessionH
             history.run = event
         elif isinstance(event, RunFinished):
             history.finished = event
+        elif isinstance(event, RunResumed):  # an end logged before no longer holds
+            history.resumptions.append(event)
+            history.finished = None
+        elif isinstance(event, LMRequestReused):
+            history.reused_requests += 1
         elif isinstance(event, EngineError):
             history.engine_errors.append(event.message)
         elif isinstance(event, Notice):
@@ -253,6 +261,13 @@ def summary_dict(history: SessionHistory) -> dict:
             for record in history.records
         ],
         "lm": asdict(history.usage),
+        "lm_reused_requests": history.reused_requests,
+        "resumptions": [
+            {"ts": r.ts, "generation": r.generation, "attempt": r.attempt, "previous_state": r.previous_state,
+             "previous_reason": r.previous_reason, "generations_done": r.generations_done,
+             "lm_requests_in_flight": r.lm_requests_in_flight, "truncated_bytes": r.truncated_bytes}
+            for r in history.resumptions
+        ],
         "strategies_method": f"{METHOD} and AST pattern in the source; heuristic, not verified by running it",
         "strategies": [
             {"sha": sha, "labels": [s.label for s in labels], "evidence": {s.label: s.evidence for s in labels}}

@@ -114,8 +114,16 @@ def _outcome(history: SessionHistory) -> str:
         f"{usage.completion_tokens:,} completion tokens, cost "
         + ("unknown (no price known for the model)" if cost == "—" else f"{cost} USD")
         + (f" ({usage.unpriced:,} requests had no known price)" if usage.unpriced and cost != "—" else "") + ".")
+    if history.resumptions:
+        ended = {"incomplete": "was killed or crashed", "stopped": "was stopped", "failed": "failed"}
+        stretches = "; ".join(f"after it {ended.get(r.previous_state, 'ended ' + r.previous_state)}, at generation {r.generation}"
+                              for r in history.resumptions)
+        times = len(history.resumptions)
+        lines.append(f"Resumed from its log {times} time{'s' * (times != 1)} ({stretches}); "
+                     f"{history.reused_requests:,} LM requests were answered from the log instead of sent again.")
     if history.run is not None and history.last_ts is not None:
-        lines.append(f"Wall time: {_duration(history.last_ts - history.run.ts)}.")
+        lines.append(f"Wall time: {_duration(history.last_ts - history.run.ts)}"
+                     + (" (from start to end, time between stretches included)" if history.resumptions else "") + ".")
     return "## Outcome\n\n" + "\n".join(f"- {line}" for line in lines)
 
 

@@ -132,10 +132,13 @@ def _lines_backwards(handle, outline: SessionOutline, start: int):
 
 def _read_tail(handle, outline: SessionOutline, start: int) -> None:
     seed = None
+    resumed = False  # a resumption after the last end of run: that end no longer holds
     for offset, line in _lines_backwards(handle, outline, start):
         kind = event_type_of(line)
         where = f"at byte {offset}"
-        if kind == "run_finished" and outline.state == "incomplete":
+        if kind == "run_resumed" and outline.state == "incomplete":
+            resumed = True
+        elif kind == "run_finished" and outline.state == "incomplete" and not resumed:
             finished = _parse(outline.log, line, where)
             outline.state, outline.reason, outline.generations = finished.state, finished.reason, finished.generations
         elif kind == "generation_decided":
