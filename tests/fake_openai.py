@@ -58,6 +58,16 @@ def echo_answer(system: str, user: str, index: int) -> str:
     return f"answer {index} to: {user[:40]}\n```python\ndef algorithm():\n    return {index}\n```\n"
 
 
+def sized_answer(chars: int) -> Answer:
+    """A program-shaped answer of about `chars` characters (for benchmarks)."""
+    body = "".join(f"    total += {i} * x  # step {i}\n" for i in range(chars // 30 + 1))
+
+    def answer(system: str, user: str, index: int) -> str:
+        return f"Idea {index}: unroll it.\n```python\ndef algorithm(x):\n    total = 0\n{body}    return total\n```\n"
+
+    return answer
+
+
 def count_tokens(text: str) -> int:
     return max(1, len(text) // 4) if text else 0
 
@@ -263,10 +273,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--scripted", action="store_true", help="answer from the scripted library")
+    parser.add_argument("--answer-chars", type=int, help="answer with a program of about this many characters")
     parser.add_argument("--chunk-chars", type=int, default=16)
     args = parser.parse_args()
-    server = FakeOpenAI(answer=scripted_answer() if args.scripted else None, latency_s=args.latency,
-                        chunk_chars=args.chunk_chars)
+    answer = scripted_answer() if args.scripted else sized_answer(args.answer_chars) if args.answer_chars else None
+    server = FakeOpenAI(answer=answer, latency_s=args.latency, chunk_chars=args.chunk_chars)
     web.run_app(server.app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
 
 

@@ -301,6 +301,14 @@ class LMGateway:
         groups: dict[str, list[int]] = {}
         for index, message in enumerate(request.messages):
             groups.setdefault(message, []).append(index)
+        if len(groups) == 1:  # the usual case: n copies of one prompt, no task to spawn
+            try:
+                outcome = await self._samples(flight, *next(iter(groups.items())))
+            except asyncio.CancelledError:
+                if flight.started_at is not None:
+                    self._finish(flight, _Call(), cancelled=True)
+                raise
+            return self._finish(flight, outcome)
         tasks = [asyncio.ensure_future(self._samples(flight, message, indices)) for message, indices in groups.items()]
         try:
             outcome = _merge(await asyncio.gather(*tasks))
