@@ -83,17 +83,14 @@ def test_a_stop_iteration_over_http_with_keys_cost_and_progress(tmp_path):
     assert rows[0].completion_tokens >= seed.completion_tokens
 
 
-# Scoring the seed (generation 0) uses 4,599 tokens with these answers (the scripted draws are
-# fixed by content), so this budget runs out when generation 1's first request comes back.
-GENERATION_0_TOKENS = 4599
-
-
 async def test_a_token_budget_stops_the_run_after_the_work_in_flight(tmp_path):
-    budget = GENERATION_0_TOKENS + 1
+    # With these answers scoring the seed (generation 0) takes about 4,600 tokens and generation
+    # 1 about 30,000, so the budget runs out early in generation 1, with requests in flight.
+    budget = 10_000
     async with fake.FakeOpenAI(answer=fake.scripted_answer(seed=2), latency_s=0.05) as server:
         summary, events = await run_against(server, tmp_path, iterations=3, max_total_tokens=budget)
     assert summary.state == "stopped" and "token budget reached" in summary.reason
-    assert generation_table(events)[0].tokens == GENERATION_0_TOKENS
+    assert generation_table(events)[0].tokens < budget
     finished = of(events, RunFinished)[0]
     assert finished.state == "stopped" and finished.reason == summary.reason
     reached = of(events, RunBudgetReached)

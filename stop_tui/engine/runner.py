@@ -14,8 +14,7 @@ from ..paths import bundled_tasks_dir
 from .bus import EventBus, Handler
 from .config import RunConfig
 from .events import EngineError
-from .lm.base import LMBackend
-from .lm.base import ModelError
+from .lm.base import LMBackend, ModelError
 from .lm.gateway import LMGateway, RetryPolicy, RunBudget
 from .sandbox.pool import SandboxPool
 from .session import SessionWriter
@@ -59,7 +58,7 @@ async def run_session(
             await _tell_history(subscriber, resume_state.events)
         bus.subscribe(subscriber)
     # A backend with a server to launch (the local model) starts while the sandbox pool does.
-    starting = asyncio.ensure_future(_start(backend))
+    starting = asyncio.ensure_future(start_backend(backend))
     try:
         async with SandboxPool(improver_slots=config.improver_slots) as pool:
             try:
@@ -67,12 +66,7 @@ async def run_session(
             except ModelError as exc:
                 bus.publish(EngineError(message=str(exc)))
                 raise
-            gateway = LMGateway(
-                backend, bus, max_concurrency=config.max_concurrency,
-                retry=RetryPolicy(retries=config.retries, backoff_s=config.retry_backoff_s,
-                                  timeout_s=config.request_timeout_s),
-                budget=RunBudget(max_cost_usd=config.max_cost_usd, max_tokens=config.max_total_tokens),
-            )
+            gateway = gateway_for(config, backend, bus)
             run = StopRun(config=config, task=task, seed_improver=seed_improver or seed_improver_source(),
                           gateway=gateway, pool=pool, bus=bus, approver=approver, run_id=run_id,
                           resume=resume_state)
@@ -106,7 +100,17 @@ async def _tell_history(subscriber: Handler, events) -> None:
             pass
 
 
-async def _start(backend: LMBackend) -> None:
+def gateway_for(config: RunConfig, backend: LMBackend, bus: EventBus) -> LMGateway:
+    """The gateway a run's options ask for: concurrency, timeouts and retries, run budgets."""
+    return LMGateway(
+        backend, bus, max_concurrency=config.max_concurrency,
+        retry=RetryPolicy(retries=config.retries, backoff_s=config.retry_backoff_s, timeout_s=config.request_timeout_s),
+        budget=RunBudget(max_cost_usd=config.max_cost_usd, max_tokens=config.max_total_tokens),
+    )
+
+
+async def start_backend(backend: LMBackend) -> None:
+    """Let a backend with something to launch (the local model's server) do it; ModelError if it cannot."""
     start = getattr(backend, "start", None)
     if start is not None:
         await start()

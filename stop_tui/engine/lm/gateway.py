@@ -153,6 +153,8 @@ class LMGateway:
         self._by_context: dict[str, Usage] = {}
         self._by_generation: dict[int, Usage] = {}
         self._refused: dict[int, int] = {}  # generation -> requests not sent
+        # Backends that hold keys can cut them out of text; messages of others pass as they are.
+        self._redact = getattr(backend, "redact", None) or (lambda text: text)
         # A resumed run's finished requests (engine.resume.RecordedAnswers): answered from the log.
         self.recorded = None
         self.reused = 0
@@ -379,7 +381,7 @@ class LMGateway:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a broken backend fails its samples, not the run
-                    error = LMCallError(f"{type(exc).__name__}: {exc}"[:500], UNEXPECTED)
+                    error = LMCallError(self._redact(f"{type(exc).__name__}: {exc}")[:500], UNEXPECTED)
             if error is not None:
                 if error.transient and attempt <= self.retry.retries:
                     await asyncio.sleep(self.retry.delay(attempt, error.retry_after_s))
