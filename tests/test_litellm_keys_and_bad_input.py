@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -100,8 +101,6 @@ def test_keys_from_a_keys_file_reach_the_provider_and_leave_with_the_backend(tmp
     backend = make_backend("anthropic/claude-3-5-haiku-latest", config=RunConfig(keys_file=str(keys)))
     assert os.environ["ANTHROPIC_API_KEY"] == SECRET
     assert SECRET not in backend.redact(f"echo {SECRET}")
-    import asyncio
-
     asyncio.run(backend.aclose())
     assert "ANTHROPIC_API_KEY" not in os.environ
 
@@ -189,3 +188,15 @@ def test_cli_bad_model_input_is_exit_2_and_one_line(tmp_path):
         assert len(lines) == 1 and fragment in lines[0], lines
         assert "Traceback" not in result.stderr + result.stdout and SECRET not in result.stderr
         assert not session.exists()
+
+
+@pytest.mark.parametrize("client", ["auto", "litellm"])
+async def test_an_endpoint_that_goes_away_is_retried_then_a_recorded_failure(client):
+    port = closed_port()  # it listened when the run checked; now nothing does
+    backend = LiteLLMBackend("openai/gpt-4o-mini", api_base=f"http://127.0.0.1:{port}/v1", client=client,
+                             check_endpoint=False)
+    gateway = LMGateway(backend, EventBus(), retry=RetryPolicy(retries=2, backoff_s=0.01, timeout_s=5))
+    result = await asyncio.wait_for(gateway.complete(request()), timeout=30)
+    await backend.aclose()
+    assert result.responses == [""] and result.error.startswith("lost the connection to the endpoint")
+    assert gateway.shutdown.state == "failed"  # it never answered: the run stops instead of retrying on

@@ -27,7 +27,7 @@ from .base import (
     AUTH, BAD_REQUEST, CONNECTION, NOT_FOUND, PROTOCOL, RATE_LIMITED, SERVER_ERROR, TIMEOUT,
     ChunkCallback, LMCallError, LMRequest, LMResult, ModelError, estimate_tokens,
 )
-from .secrets import Redactor, read_keys_file, without_credentials
+from .secrets import Redactor, looks_secret, read_keys_file, without_credentials
 
 OPENAI_CLIENT, LITELLM_CLIENT, AUTO = "openai", "litellm", "auto"
 NO_KEY = "sk-no-key-required"  # what OpenAI-compatible servers that want no key are sent
@@ -183,7 +183,9 @@ class LiteLLMBackend:
             return NO_KEY
         litellm = import_litellm()
         self._keys.export()
-        missing = litellm.validate_environment(model=self.model).get("missing_keys") or []
+        # Only keys: settings such as OLLAMA_API_BASE have defaults, or --api-base.
+        missing = [name for name in litellm.validate_environment(model=self.model).get("missing_keys") or []
+                   if looks_secret(name)]
         if missing:
             self._keys.restore()
             raise ModelError(
@@ -269,6 +271,11 @@ class LiteLLMBackend:
             return LMCallError(f"{self._where()} timed out: {detail}", TIMEOUT)
         if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)) or _JSON_ERROR.search(detail):
             return LMCallError(f"{self._where()} sent an unreadable response ({detail})", PROTOCOL)
+        # litellm reports a failed connection as a 500 (an InternalServerError "Connection error."):
+        # it is no answer from the server, so say what happened.
+        if isinstance(exc, openai.APIConnectionError) or _caused_by_connection(exc) \
+                or detail.lower().startswith("connection error"):
+            return LMCallError(f"lost the connection to {self._where()}: {detail}", CONNECTION)
         if status == 429:
             return LMCallError(f"{self._where()} is rate-limiting requests (429): {detail}", RATE_LIMITED,
                                retry_after_s=_retry_after(exc))
@@ -334,6 +341,20 @@ async def _read_stream(stream: Any, n: int, on_chunk: ChunkCallback) -> tuple[li
     if not texts:
         return [], usage
     return [texts.get(i, []) for i in range(max(texts) + 1)], usage
+
+
+def _caused_by_connection(exc: BaseException) -> bool:
+    import httpx
+    import openai
+
+    seen = exc.__cause__ or exc.__context__
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, (openai.APIConnectionError, httpx.TransportError, ConnectionError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _retry_after(exc: BaseException) -> float | None:
