@@ -48,7 +48,7 @@ async def test_play_pause_step_and_seek(tmp_path):
         assert isinstance(app.model.generations[-1], object) and app.model.generations
 
         await pilot.press("end")
-        assert replay.position == len(events)
+        assert replay.position == len(events) == len(replay)
         await pilot.pause(0.2)
         assert app.model.state == "finished"
         assert app.model.current_sha == model_of(events).current_sha
@@ -73,14 +73,16 @@ async def test_speed_steps_and_timeline_click(tmp_path):
         assert replay.speed == 2.0
         timeline = app.query_one(Timeline)
         await pilot.click(Timeline, offset=(timeline.size.width // 2, 0))
-        assert abs(replay.position - len(replay.events) / 2) <= len(replay.events) * 0.05
+        assert abs(replay.position - len(replay) / 2) <= len(replay) * 0.05
 
 
 async def test_recorded_user_decisions_are_announced_as_they_happen(tmp_path):
     app, replay = replay_app(tmp_path, speed=100.0)
+    messages = []
+    shown = app.notify
+    app.notify = lambda message, **kwargs: (messages.append(message), shown(message, **kwargs))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: replay.at_end)
-        messages = [n.message for n in app._notifications]
         assert any("Generation 1: the user approved" in m for m in messages)
         assert any("Generation 2: the user rejected" in m for m in messages)
 
@@ -93,12 +95,12 @@ async def test_a_growing_log_is_followed_read_only(tmp_path):
     app, replay = replay_app(tmp_path, log=log, speed=100.0)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: replay.at_end)
-        assert replay.live and len(replay.events) == 49
+        assert replay.live and len(replay) == 49
         assert log.read_bytes() == before, "replay never writes to the log"
         with open(log, "ab") as handle:  # the run goes on
             handle.write(lines[50][20:] + b"".join(lines[51:]))
         await until(pilot, lambda: app.model.state == "finished")
-        assert len(replay.events) == len(lines) - 1
+        assert len(replay) == len(lines) - 1
 
 
 def test_replay_bad_input(tmp_path):

@@ -61,15 +61,15 @@ class StopApp(App[int]):
         Binding("o", "cycle_sort", "Sort leaderboard", id="sort-leaderboard", show=False),
         Binding("q", "quit_app", "Quit", id="quit"),
         # Replay only (stop-tui replay):
-        Binding("space", "replay('toggle_play')", "Play/pause", id="replay.play"),
+        Binding("space", "replay('toggle_play')", "Play/pause", id="replay.play", priority=True),
         Binding("plus,equals_sign", "replay('faster')", "Faster", id="replay.faster"),
         Binding("minus", "replay('slower')", "Slower", id="replay.slower"),
         Binding("n", "replay('step')", "Step", id="replay.step"),
         Binding("g", "replay('next_generation')", "Next generation", id="replay.next-generation"),
-        Binding("end", "replay('to_end')", "To end", id="replay.end"),
-        Binding("home", "replay_seek(0.0)", "To start", id="replay.start", show=False),
-        Binding("left", "replay_skip(-0.02)", "Back", id="replay.back", show=False),
-        Binding("right", "replay_skip(0.02)", "Forward", id="replay.forward", show=False),
+        Binding("end", "replay('to_end')", "To end", id="replay.end", priority=True),
+        Binding("home", "replay_seek(0.0)", "To start", id="replay.start", show=False, priority=True),
+        Binding("left", "replay_skip(-0.02)", "Back", id="replay.back", show=False, priority=True),
+        Binding("right", "replay_skip(0.02)", "Forward", id="replay.forward", show=False, priority=True),
     ]
 
     def __init__(self, source: LiveRun | RecordedRun, *, settings: Settings | None = None,
@@ -165,7 +165,7 @@ class StopApp(App[int]):
     async def _drive(self) -> None:
         if self.is_replay:
             self.source.on_decision = self._announce_decision
-            await self.source.drive(self.receive_event, self._approve, reset=self.reset_model)
+            await self.source.drive(self.receive_event, self._approve, reset=self.reset_model, swap=self.swap_model)
         else:
             await self.source.drive(self.receive_event, self._approve)
 
@@ -174,6 +174,11 @@ class StopApp(App[int]):
         self.model = RunModel()
         for pane in (self.stream, self.leaderboard, self.improver, self.diff_view, self.plot):
             pane.reset()
+
+    def swap_model(self, model: RunModel) -> None:
+        """Show a model built elsewhere (a replay's end, folded ahead in a thread)."""
+        self.reset_model()
+        self.model = model
 
     def _announce_decision(self, event) -> None:
         """A replay reaching a user's recorded decision shows it as it happened."""
@@ -314,7 +319,7 @@ class StopApp(App[int]):
         self.repaint()
 
     def action_replay_skip(self, fraction: float) -> None:
-        total = max(1, len(self.source.events))
+        total = max(1, len(self.source))
         self.source.seek_fraction(self.source.position / total + fraction)
         self.repaint()
 

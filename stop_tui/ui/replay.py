@@ -4,21 +4,39 @@ Replay only reads: it never calls a language model, never runs code and never wr
 log, so a session that a live run is still writing can be replayed too (new lines are
 picked up as they are flushed). Position, speed and playing/paused are the replay's own
 state; everything the screen shows still comes from the events.
+
+A long run's log is hundreds of megabytes (prompts quote whole programs), so the replay does
+not hold its events: it indexes each line's offset, time and type in one pass over the
+file, and parses a line when it is shown. Prompts are cut out before parsing (no pane shows
+them), and when seeking over many events, responses are kept only for the most recent
+requests (the only ones the request table still lists). Once the first frame is up, a
+thread folds the whole log into a model of its end, so jumping to the end just shows it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine.events import Event, GenerationDecided, GenerationStarted, RunFinished, UnknownEventError, event_from_dict
-from ..engine.session import SessionError, read_session
+from ..engine.events import Event, GenerationDecided, UnknownEventError, event_from_dict
+from ..engine.session import SessionError, event_type_of, parse_event_line, parse_header, truncated_notice
+from .model import RunModel
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0)
 MAX_GAP_S = 5.0  # a recorded pause longer than this plays as this long (at 1x)
 FOLLOW_POLL_S = 0.5  # how often a replay at the end of a live log looks for new lines
+KEEP_RESPONSES = 2000  # a seek keeps response texts for this many last events (see module doc)
+SHORTCUT_EVENTS = 2000  # a seek this far or farther to the end uses the model folded ahead
+_TS = re.compile(rb'"ts":\s*(-?[0-9.eE+-]+)')
+# A JSON string never holds an unescaped quote, so this cannot occur inside the prompts.
+_AFTER_MESSAGES = b'],"context":'
+_MESSAGES = b'"messages":['
+_RESPONSES = b'"responses":['
+_AFTER_RESPONSES = b'],"prompt_tokens":'
 
 
 class ReplayRun:
@@ -31,9 +49,14 @@ class ReplayRun:
     def __init__(self, log_path: Path, *, speed: float = 10.0, playing: bool = True,
                  start_at_end: bool = False) -> None:
         self.log_path = log_path
-        notices: list[str] = []
-        self.header, self.events = read_session(log_path, on_notice=notices.append)
-        self.notices = notices
+        self.notices: list[str] = []
+        self.offsets = array("q")  # where each event's line starts
+        self.times = array("d")  # each event's timestamp
+        self.types: list[str] = []  # each event's type name
+        self._handle = open(log_path, "rb")  # read-only, as everywhere in replay
+        self.header = parse_header(log_path, self._handle.readline())
+        self._offset = self._handle.tell()  # the end of the complete lines indexed so far
+        self._index(final=True)
         self.position = 0  # events[:position] have been shown
         self.speed = speed if speed in SPEEDS else 10.0
         self.playing = playing
@@ -41,26 +64,104 @@ class ReplayRun:
         self._wake = asyncio.Event()
         self._sink: Callable[[Event], None] | None = None
         self._reset: Callable[[], None] | None = None
-        self._offset = _end_of_complete_lines(log_path)  # where following a live log resumes reading
         self.on_decision: Callable[[GenerationDecided], None] | None = None  # played, not sought
+        self._swap: Callable[[RunModel], None] | None = None
+        self._end_model: tuple[int, RunModel] | None = None  # (events folded, the model)
+        self._folding: asyncio.Future | None = None
+        self._pending_seek: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def _index(self, final: bool = False) -> None:
+        """Index the complete lines after what is indexed; a partial last line waits (a live
+        run is writing it) and, when first reading, is reported once (a run killed mid-write)."""
+        handle = self._handle
+        handle.seek(self._offset)
+        line_no = len(self.offsets) + 2
+        for line in handle:
+            if not line.endswith(b"\n"):
+                if final:
+                    self.notices.append(truncated_notice(self.log_path, line_no, len(line)))
+                break
+            kind = event_type_of(line)
+            stamp = _TS.search(line, 0, 200)
+            if kind is None or stamp is None:  # not as our writer writes: parse it to say why
+                event = self._parse(line, line_no)
+                kind, ts = event.type_name, event.ts
+            else:
+                ts = float(stamp.group(1))
+            self.offsets.append(self._offset)
+            self.times.append(ts)
+            self.types.append(kind)
+            self._offset += len(line)
+            line_no += 1
+
+    def _parse(self, line: bytes, line_no: int) -> Event:
+        try:
+            return event_from_dict(json.loads(line))
+        except (ValueError, TypeError, UnknownEventError) as exc:
+            raise SessionError(f"{self.log_path}, line {line_no}: corrupt event ({exc}).") from None
+
+    def event(self, index: int, *, keep_responses: bool = True) -> Event:
+        """The event at index, parsed from its line (without its prompts, which no pane shows)."""
+        self._handle.seek(self.offsets[index])
+        line = self._handle.readline()
+        if self.types[index] == "lm_request_started":
+            line = _cut(line, _MESSAGES, _AFTER_MESSAGES)
+        elif not keep_responses and self.types[index] == "lm_request_finished":
+            line = _cut(line, _RESPONSES, _AFTER_RESPONSES)
+        return self._parse(line, index + 2)
+
+    def _fold(self, end: int) -> RunModel:
+        """A model of events[:end] (run in a thread, with its own read-only handle)."""
+        model = RunModel()
+        keep_from = end - KEEP_RESPONSES
+        with open(self.log_path, "rb") as handle:
+            handle.seek(self.offsets[0] if end else 0)
+            for index in range(end):
+                line = handle.readline()
+                kind = self.types[index]
+                if kind == "lm_request_started":
+                    line = _cut(line, _MESSAGES, _AFTER_MESSAGES)
+                elif kind == "lm_request_finished" and index < keep_from:
+                    line = _cut(line, _RESPONSES, _AFTER_RESPONSES)
+                model.apply(parse_event_line(self.log_path, index + 2, line))
+        return model
+
+    async def _fold_ahead(self) -> None:
+        end = len(self)
+        self._end_model = (end, await asyncio.to_thread(self._fold, end))
+        self._folding = None  # done (this coroutine's own future is not, until it returns)
+        if self._pending_seek is not None:  # a seek asked for while folding: now it is quick
+            target, self._pending_seek = self._pending_seek, None
+            self.seek(target)
+            if self._reset is not None:
+                self._wake.set()
+
+    @property
+    def folding(self) -> bool:
+        return self._folding is not None and not self._folding.done()
 
     # --- what the header shows ----------------------------------------------------------
 
     @property
     def label(self) -> str:
         state = "playing" if self.playing else "paused"
-        if self.at_end:
+        if self._pending_seek is not None:
+            state = "seeking"
+        elif self.at_end:
             state = "at the end" + (", following the live log" if self.live else "")
-        return f"replay {self.speed:g}x, {state}, event {self.position:,} of {len(self.events):,}"
+        return f"replay {self.speed:g}x, {state}, event {self.position:,} of {len(self):,}"
 
     @property
     def at_end(self) -> bool:
-        return self.position >= len(self.events)
+        return self.position >= len(self)
 
     @property
     def live(self) -> bool:
         """Whether the log may still grow (its run has not finished)."""
-        return not any(isinstance(e, RunFinished) for e in self.events[-3:])
+        return "run_finished" not in self.types[-3:]
 
     @property
     def paused(self) -> bool:
@@ -68,12 +169,15 @@ class ReplayRun:
 
     # --- the loop the app runs ------------------------------------------------------------
 
-    async def drive(self, sink: Callable[[Event], None], approver, reset: Callable[[], None] | None = None) -> None:
+    async def drive(self, sink: Callable[[Event], None], approver, reset: Callable[[], None] | None = None,
+                    swap: Callable[[RunModel], None] | None = None) -> None:
         """Feed events to sink in recorded time, scaled by the speed; never returns while the
-        log may grow (the app cancels it when it closes)."""
-        self._sink, self._reset = sink, reset
+        log may grow (the app cancels it when it closes). swap installs a ready-made model."""
+        self._sink, self._reset, self._swap = sink, reset, swap
+        if swap is not None and len(self) > SHORTCUT_EVENTS and not self.start_at_end:
+            self._folding = asyncio.ensure_future(self._fold_ahead())
         if self.start_at_end:
-            self._emit(len(self.events))
+            self._emit(len(self))
         while True:
             if self.at_end:
                 if not self.live:
@@ -89,15 +193,14 @@ class ReplayRun:
             gap = self._gap_before(self.position)
             if gap > 0 and await self._wait(gap / self.speed):
                 continue  # a control changed something: look again
-            event = self.events[self.position]
-            self._emit(self.position + 1)
-            if isinstance(event, GenerationDecided) and event.decided_by == "user" and self.on_decision:
-                self.on_decision(event)
+            played = self._emit(self.position + 1)
+            if isinstance(played, GenerationDecided) and played.decided_by == "user" and self.on_decision:
+                self.on_decision(played)
 
     def _gap_before(self, index: int) -> float:
         if index == 0:
             return 0.0
-        return max(0.0, min(MAX_GAP_S, self.events[index].ts - self.events[index - 1].ts))
+        return max(0.0, min(MAX_GAP_S, self.times[index] - self.times[index - 1]))
 
     async def _wait(self, timeout: float | None) -> bool:
         """Sleep up to timeout (None: until woken); True if a control woke us."""
@@ -111,27 +214,23 @@ class ReplayRun:
         except TimeoutError:
             return False
 
-    def _emit(self, until: int) -> None:
+    def _emit(self, until: int) -> Event | None:
+        """Show events[position:until]; the last one shown, if any."""
         assert self._sink is not None
-        for event in self.events[self.position:until]:
+        event = None
+        keep_from = until - KEEP_RESPONSES
+        for index in range(self.position, until):
+            event = self.event(index, keep_responses=index >= keep_from)
             self._sink(event)
         self.position = until
+        return event
 
     def _follow(self) -> None:
-        """Append the lines a live run has flushed since we last looked (complete lines only)."""
+        """Index the lines a live run has flushed since we last looked (complete lines only)."""
         try:
-            with open(self.log_path, "rb") as handle:  # read-only, as everywhere in replay
-                handle.seek(self._offset)
-                data = handle.read()
+            self._index()
         except OSError:
-            return
-        complete = data[: data.rfind(b"\n") + 1]
-        self._offset += len(complete)
-        for line in complete.splitlines():
-            try:
-                self.events.append(event_from_dict(json.loads(line)))
-            except (ValueError, UnknownEventError) as exc:
-                raise SessionError(f"{self.log_path}: a new line is corrupt ({exc}).") from None
+            pass
 
     # --- controls -------------------------------------------------------------------------
 
@@ -170,14 +269,23 @@ class ReplayRun:
     def next_generation(self) -> None:
         """Play up to the start of the next generation (or the end), and stay paused."""
         self.playing = False
-        target = next((i + 1 for i in range(self.position, len(self.events))
-                       if isinstance(self.events[i], GenerationStarted)), len(self.events))
+        target = next((i + 1 for i in range(self.position, len(self))
+                       if self.types[i] == "generation_started"), len(self))
         self.seek(target)
 
     def seek(self, position: int) -> None:
         """Show exactly events[:position]: forward by applying the events between, backward by
         rebuilding the screen's model from the first event."""
-        position = max(0, min(len(self.events), position))
+        position = max(0, min(len(self), position))
+        if self.folding and position >= self.position + SHORTCUT_EVENTS:
+            self._pending_seek = position  # the folded end arrives soon; replaying there would be slower
+            self.playing = False
+            return
+        ready = self._end_model
+        if ready is not None and self._swap is not None and self.position + SHORTCUT_EVENTS <= ready[0] <= position:
+            self._end_model = None  # from now on the app's model: it changes with what follows
+            self._swap(ready[1])
+            self.position = ready[0]
         if position < self.position:
             if self._reset is not None:
                 self._reset()
@@ -189,28 +297,26 @@ class ReplayRun:
         self._wake.set()
 
     def seek_fraction(self, fraction: float) -> None:
-        self.seek(round(fraction * len(self.events)))
+        self.seek(round(fraction * len(self)))
 
     def to_end(self) -> None:
-        self.seek(len(self.events))
+        self.seek(len(self))
 
     def generation_starts(self) -> list[int]:
         """Positions where generations start: marks on the timeline."""
-        return [i for i, e in enumerate(self.events) if isinstance(e, GenerationStarted)]
+        return [i for i, kind in enumerate(self.types) if kind == "generation_started"]
+
+    def close(self) -> None:
+        if self._folding is not None:
+            self._folding.cancel()
+        self._handle.close()
 
 
-def _end_of_complete_lines(path: Path) -> int:
-    """The byte offset just past the log's last newline: a partial last line is still being
-    written, and is read again once it is complete."""
-    with open(path, "rb") as handle:
-        size = handle.seek(0, 2)
-        position = size
-        while position > 0:
-            step = min(position, 1 << 16)
-            position -= step
-            handle.seek(position)
-            block = handle.read(step)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                return position + newline + 1
-        return 0
+def _cut(line: bytes, start_marker: bytes, end_marker: bytes) -> bytes:
+    """The line with the JSON list after start_marker emptied (up to end_marker)."""
+    start = line.find(start_marker)
+    end = line.rfind(end_marker)
+    if start < 0 or end < start:
+        return line
+    return line[: start + len(start_marker)] + line[end:]
+

@@ -20,7 +20,7 @@ from .. import format as fmt
 from ..model import RequestView, RunModel
 from .improver_source import syntax_theme
 
-MAX_ROWS = 400  # older finished requests leave the table (they stay in the log and the model)
+MAX_ROWS = 200  # older finished requests leave the table (they stay in the log and the model)
 STREAM_TAIL_LINES = 60  # a streaming sample shows its last lines, as a terminal would
 PURPOSES = {"improve-improver": "improver", "improve-solution": "solution"}
 

@@ -14,6 +14,7 @@ COLUMNS = [("gen", "gen"), ("candidate", "candidate"), ("val", "val"), ("test", 
 # Fixed widths: cells change after their row appears, and auto-width only sees the first value.
 WIDTHS = {"gen": 3, "candidate": 12, "val": 5, "test": 5, "status": 14, "tokens": 6, "cost": 8, "time": 6}
 CURRENT_MARK = "★ "
+MAX_ROWS = 300  # a replay of hundreds of generations lists the best 300 by the sort column
 # How each column sorts: numbers as numbers, missing scores last.
 SORT_KEYS = {
     "gen": lambda c: c.generation, "candidate": lambda c: c.candidate_id,
@@ -40,29 +41,38 @@ class Leaderboard(DataTable):
         self.clear()
         self._current, self._model = None, None
 
-    def show(self, model: RunModel, now: float, changed: set[str]) -> None:
+    def show(self, model: RunModel, now: float, changed: set[str], *, resort: bool = False) -> None:
+        """Show the top MAX_ROWS candidates by the sort column (all of them in any usual run)."""
         self._model = model
         current_changed = model.current_sha != self._current
         self._current = model.current_sha
-        for candidate_id in sorted(changed):
-            candidate = model.candidates.get(candidate_id)
-            if candidate is None:
-                continue
-            cells = self._cells(candidate, now)
-            if candidate_id in self.rows:
-                for (_, key), value in zip(COLUMNS, cells):
-                    self.update_cell(candidate_id, key, value)
-            else:
-                self.add_row(*cells, key=candidate_id)
-        if current_changed:
-            for candidate in model.candidates.values():
-                if candidate.candidate_id in self.rows:
-                    self.update_cell(candidate.candidate_id, "candidate", self._candidate_label(candidate))
-        for candidate in model.candidates.values():  # time ticks while scoring
-            if candidate.finished is None and candidate.candidate_id in self.rows:
-                self.update_cell(candidate.candidate_id, "time", fmt.seconds(candidate.elapsed(now)))
-        if changed and self.sort_column:
+        if changed or current_changed or resort:
+            wanted = self._top(model)
+            for row_key in [key.value for key in self.rows]:
+                if row_key not in wanted:
+                    self.remove_row(row_key)
+            for candidate_id in wanted:
+                candidate = model.candidates[candidate_id]
+                if candidate_id not in self.rows:
+                    self.add_row(*self._cells(candidate, now), key=candidate_id)
+                elif candidate_id in changed:
+                    for (_, key), value in zip(COLUMNS, self._cells(candidate, now)):
+                        self.update_cell(candidate_id, key, value)
+                elif current_changed:  # the star moves
+                    self.update_cell(candidate_id, "candidate", self._candidate_label(candidate))
             self._sort()
+        for row_key in self.rows:  # time ticks while scoring
+            candidate = model.candidates.get(row_key.value)
+            if candidate is not None and candidate.finished is None:
+                self.update_cell(row_key.value, "time", fmt.seconds(candidate.elapsed(now)))
+
+    def _top(self, model: RunModel) -> set[str]:
+        candidates = model.candidates.values()
+        if len(model.candidates) <= MAX_ROWS:
+            return set(model.candidates)
+        key = SORT_KEYS.get(self.sort_column or "val", SORT_KEYS["val"])
+        ranked = sorted(candidates, key=lambda c: (key(c), c.candidate_id), reverse=self.sort_reverse)
+        return {c.candidate_id for c in ranked[:MAX_ROWS]}
 
     def _candidate_label(self, candidate: CandidateView) -> Text:
         if candidate.sha == self._current:
@@ -99,7 +109,8 @@ class Leaderboard(DataTable):
             self.sort_reverse = not self.sort_reverse
         else:
             self.sort_column, self.sort_reverse = column, column in ("val", "test", "tokens", "cost", "time")
-        self._sort()
+        if self._model is not None:
+            self.show(self._model, self._model.last_event_at or 0.0, set(), resort=True)
 
     def cycle_sort(self) -> None:
         keys = [key for _, key in COLUMNS]

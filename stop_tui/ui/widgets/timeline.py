@@ -22,14 +22,14 @@ class Timeline(Static):
 
     def show(self) -> None:
         replay = self.replay
-        total = max(1, len(replay.events))
+        total = max(1, len(replay))
         width = max(10, self.content_size.width)
         key = (replay.position, total, width, replay.speed, replay.playing)
         if key == self._shown:
             return
         self._shown = key
-        if self._marks is None or len(replay.events) != self._marks_for:
-            self._marks, self._marks_for = replay.generation_starts(), len(replay.events)
+        if self._marks is None or len(replay) != self._marks_for:
+            self._marks, self._marks_for = replay.generation_starts(), len(replay)
         filled = round(width * replay.position / total)
         marks = {min(width - 1, round(width * m / total)) for m in self._marks}
         bar = Text()
@@ -37,12 +37,13 @@ class Timeline(Static):
         for x in range(width):
             char = "┃" if x in marks else "━"
             bar.append(char, style=f"bold {accent}" if x < filled else "dim")
-        start = replay.events[0].ts if replay.events else 0.0
-        now = replay.events[replay.position - 1].ts if replay.position else start
-        end = replay.events[-1].ts if replay.events else start
+        times = replay.times
+        start = times[0] if times else 0.0
+        now = times[replay.position - 1] if replay.position else start
+        end = times[-1] if times else start
         state = "▶" if replay.playing else "❚❚"
         bar.append(f"\n{state} {replay.speed:g}x  {fmt.seconds(now - start)} of {fmt.seconds(end - start)} recorded"
-                   f"  event {replay.position:,}/{len(replay.events):,}  ┃ generation starts"
+                   f"  event {replay.position:,}/{len(replay):,}  ┃ generation starts"
                    "  (click to seek; space play/pause, +/- speed, n step, g next generation, end, home)")
         self.update(bar)
 
