@@ -132,6 +132,13 @@ def uninterrupted(tmp_path_factory):
         process.wait()
 
 
+def whole_event(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
 def request_key(event: LMRequestStarted) -> tuple:
     return event.context, event.expertise, tuple(event.messages)
 
@@ -147,7 +154,8 @@ def test_killed_run_resumes_without_redoing_or_repaying_finished_work(tmp_path, 
         with open(log, "ab") as handle:
             handle.write(CUT_LINE)
     left = log.read_bytes()
-    cut_bytes = len(left) - left.rfind(b"\n") - 1
+    tail = left[left.rfind(b"\n") + 1:]
+    cut_bytes = 0 if whole_event(tail) else len(tail)  # a whole event lacking its newline stays
 
     result = cli("resume", str(session), "--headless")
     assert result.returncode == 0, result.stderr
@@ -161,9 +169,9 @@ def test_killed_run_resumes_without_redoing_or_repaying_finished_work(tmp_path, 
     before, after = events[:resume_at], events[resume_at + 1:]
     resumed = events[resume_at]
     assert resumed.generation == generation and resumed.previous_state == "incomplete"
-    assert resumed.truncated_bytes == cut_bytes > 0
+    assert resumed.truncated_bytes == cut_bytes
     assert resumed.lm_requests_in_flight == len(in_flight)
-    assert any(isinstance(e, Notice) and "cut" in e.message for e in after)
+    assert any(isinstance(e, Notice) and "cut" in e.message for e in after) == (cut_bytes > 0)
     assert log.read_bytes().startswith(left[:len(left) - cut_bytes])  # earlier lines untouched
 
     # The generation table is complete and the run ends once, finished.
@@ -436,3 +444,17 @@ async def test_the_tui_resumes_a_run_and_shows_it_from_its_start(lpn, tmp_path):
         # Generation 1 came from the log, generation 2 from the resumed run.
         assert [(g.generation, g.decided) for g in app.model.generations] == [(1, True), (2, True)]
         assert app.model.run_id == state.run_id
+
+
+async def test_reopen_keeps_a_whole_last_event_that_lacks_only_its_newline(tmp_path):
+    log = tmp_path / LOG_NAME
+    writer = SessionWriter(log)
+    await writer.open("r")
+    await writer.write(Notice(message="one"))
+    await writer.close()
+    log.write_bytes(log.read_bytes().rstrip(b"\n"))  # killed between the line and its newline
+    writer = SessionWriter(log)
+    assert await writer.reopen() == 0
+    await writer.write(Notice(message="two"))
+    await writer.close()
+    assert [e.message for e in events_of(log)] == ["one", "two"]

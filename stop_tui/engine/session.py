@@ -136,7 +136,11 @@ def log_is_being_written(path: Path) -> bool:
 
 
 def cut_incomplete_last_line(path: Path) -> int:
-    """Truncate a log to the end of its last complete line; returns the bytes cut (0: none)."""
+    """Truncate a log to the end of its last complete line; returns the bytes cut (0: none).
+
+    A last line that is a whole event but for its newline is kept, and given its newline, as
+    iter_session reads it.
+    """
     with open(path, "r+b") as handle:
         size = handle.seek(0, os.SEEK_END)
         end = size
@@ -149,10 +153,22 @@ def cut_incomplete_last_line(path: Path) -> int:
             newline = block.rfind(b"\n")
             if newline >= 0:
                 keep = start + newline + 1
+                handle.seek(keep)
+                if _is_event_line(handle.read(size - keep)):
+                    handle.seek(size)
+                    handle.write(b"\n")
+                    return 0
                 handle.truncate(keep)
                 return size - keep
             end = start
         raise SessionError(f"{path} has no complete line: nothing to go on from.")
+
+
+def _is_event_line(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict) and line.startswith(EVENT_LINE_PREFIX)
+    except ValueError:
+        return False
 
 
 @dataclass
