@@ -92,3 +92,29 @@ async def test_an_engine_error_shows_in_the_app(tmp_path):
         assert "fork server died" in app.screen.message
         await pilot.press("escape")
         assert not isinstance(app.screen, EngineErrorScreen)
+
+
+def test_model_shows_retries_reuses_refusals_and_notices():
+    from stop_tui.engine.events import (
+        LMChunk, LMRequestFinished, LMRequestRefused, LMRequestReused, LMRequestStarted, Notice, RunBudgetReached,
+    )
+
+    model = RunModel()
+    model.apply(LMRequestStarted(request_id="r1", purpose="improve-solution", model="m", n=1, temperature=0.7,
+                                 max_tokens=10, expertise="", messages=["p"], context="g1/abcdef12/t0", generation=1))
+    model.apply(LMChunk(request_id="r1", choice=0, text="half an answ"))
+    model.apply(LMChunk(request_id="r1", choice=0, text="fresh ", attempt=2))
+    model.apply(LMChunk(request_id="r1", choice=0, text="answer", attempt=2))
+    assert model.requests["r1"].text(0) == "fresh answer", "a retry's text replaces the failed attempt's"
+    model.apply(LMRequestFinished(request_id="r1", responses=["fresh answer"], prompt_tokens=3, completion_tokens=2,
+                                  cost_usd=0.01, latency_s=0.1))
+    model.apply(LMRequestReused(request_id="r2", original_request_id="r1", purpose="improve-solution",
+                                context="g1/abcdef12/t0", generation=1, n=1))
+    assert model.requests["r2"].status == "reused" and model.requests["r2"].text(0) == "fresh answer"
+    model.apply(LMRequestRefused(request_id="r3", purpose="improve-solution", context="g1/abcdef12/t1", generation=1,
+                                 n=1, reason="the run's cost budget is spent"))
+    assert model.requests["r3"].status == "refused" and "budget" in model.requests["r3"].error
+    model.apply(Notice(message="n is ignored by this model; one request per sample"))
+    model.apply(RunBudgetReached(resource="cost_usd", limit=0.01, used=0.01, message="cost budget of $0.01 reached"))
+    assert model.notices == ["n is ignored by this model; one request per sample", "cost budget of $0.01 reached"]
+    assert model.lm_calls == 1 and model.cost_usd == 0.01, "a reuse is not a call, and costs nothing"

@@ -43,7 +43,8 @@ def test_approval_panel(snap_compare, config_dir):
         await settle(pilot)
         model = pilot.app.model
         assert model.awaiting_decision is not None
-        pilot.app.push_screen(ApprovalScreen(model, model.awaiting_decision, by_rule=False))
+        pending = model.awaiting_decision
+        pilot.app.push_screen(ApprovalScreen(model, pending, by_rule=pending.proposed_val > model.current_val))
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_panel)

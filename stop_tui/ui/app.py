@@ -87,6 +87,7 @@ class StopApp(App[int]):
         self._pending_by_rule = False
         self._quit_after_run = False
         self._engine: Worker | None = None
+        self._notices_shown = 0
 
     # --- layout -------------------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class StopApp(App[int]):
     def reset_model(self) -> None:
         """Start the screen over from no events (a replay seeking backwards)."""
         self.model = RunModel()
+        self._notices_shown = 0
         for pane in (self.stream, self.leaderboard, self.improver, self.diff_view, self.plot):
             pane.reset()
 
@@ -253,6 +255,9 @@ class StopApp(App[int]):
                 self.plot.show(model)
         if self.timeline is not None:
             self.timeline.show()
+        while self._notices_shown < len(model.notices):  # said once by the engine: said once here
+            self.notify(model.notices[self._notices_shown], severity="warning", timeout=8)
+            self._notices_shown += 1
         if dirty.status:
             self.refresh_bindings()
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from ..engine.events import (
     CandidateScored, CandidateStarted, EngineError, Event, GenerationDecided, GenerationProposed,
-    GenerationStarted, ImproverRunFinished, LMChunk, LMRequestFinished, LMRequestStarted,
-    MetaTrialFinished, Notice, ProgramRecorded, RunFinished, RunPaused, RunStarted, RunUnpaused,
-    SolutionEvaluated,
+    GenerationStarted, ImproverRunFinished, LMChunk, LMRequestFinished, LMRequestRefused, LMRequestReused,
+    LMRequestStarted, MetaTrialFinished, Notice, ProgramRecorded, RunBudgetReached, RunFinished, RunPaused,
+    RunResumed, RunStarted, RunUnpaused, SolutionEvaluated,
 )
 from ..engine.evaluation import program_sha
 from ..engine.lm.base import estimate_tokens
@@ -40,6 +40,8 @@ class RequestView:
     context: str
     started: float
     chunks: list[list[str]] = field(default_factory=list)  # per choice
+    attempts: list[int] = field(default_factory=list)  # per choice: a retry's text replaces the last
+    outcome: str = ""  # "reused" (answered from the log by resume) or "refused" (never sent)
     finished: float | None = None
     responses: list[str] = field(default_factory=list)
     error: str | None = None
@@ -62,7 +64,7 @@ class RequestView:
     def status(self) -> str:
         if self.finished is None:
             return "streaming"
-        return "failed" if self.error else "done"
+        return self.outcome or ("failed" if self.error else "done")
 
     def elapsed(self, now: float) -> float:
         return (self.finished if self.finished is not None else now) - self.started
@@ -220,6 +222,11 @@ class RunModel:
             return
         while len(request.chunks) <= e.choice:
             request.chunks.append([])
+        while len(request.attempts) <= e.choice:
+            request.attempts.append(1)
+        if e.attempt > request.attempts[e.choice]:  # retried: what the failed attempt wrote is void
+            request.attempts[e.choice] = e.attempt
+            request.chunks[e.choice] = []
         request.chunks[e.choice].append(e.text)
         self.dirty.requests.add(e.request_id)
 
@@ -246,6 +253,33 @@ class RunModel:
             candidate.tokens += e.prompt_tokens + e.completion_tokens
             candidate.cost_usd += e.cost_usd or 0.0
             self.dirty.candidates.add(candidate_id)
+
+    def _request_reused(self, e: LMRequestReused) -> None:
+        original = self.requests.get(e.original_request_id)
+        self.requests[e.request_id] = RequestView(
+            request_id=e.request_id, purpose=e.purpose, model=original.model if original else self.model, n=e.n,
+            generation=e.generation, context=e.context, started=e.ts, finished=e.ts,
+            responses=list(original.responses) if original else [], outcome="reused",
+            error=None if original else f"answered from {e.original_request_id} of the log",
+        )
+        self.dirty.requests.add(e.request_id)
+
+    def _request_refused(self, e: LMRequestRefused) -> None:
+        self.requests[e.request_id] = RequestView(
+            request_id=e.request_id, purpose=e.purpose, model=self.model, n=e.n, generation=e.generation,
+            context=e.context, started=e.ts, finished=e.ts, error=e.reason, outcome="refused",
+        )
+        self.dirty.requests.add(e.request_id)
+
+    def _budget_reached(self, e: RunBudgetReached) -> None:
+        self.notices.append(e.message)
+        self.dirty.status = True
+
+    def _resumed(self, e: RunResumed) -> None:
+        """A resumed run goes on in the same log: it is running again."""
+        self.state, self.state_reason, self.finished_at = RUNNING, "", None
+        self.notices.append(f"resumed at generation {e.generation} (the run before was {e.previous_state})")
+        self.dirty.status = True
 
     def _evaluated(self, e: SolutionEvaluated) -> None:
         if e.split == "val":
@@ -411,6 +445,10 @@ _HANDLERS = {
     LMRequestStarted: RunModel._request_started,
     LMChunk: RunModel._chunk,
     LMRequestFinished: RunModel._request_finished,
+    LMRequestReused: RunModel._request_reused,
+    LMRequestRefused: RunModel._request_refused,
+    RunBudgetReached: RunModel._budget_reached,
+    RunResumed: RunModel._resumed,
     SolutionEvaluated: RunModel._evaluated,
     CandidateStarted: RunModel._candidate_started,
     MetaTrialFinished: RunModel._trial_finished,

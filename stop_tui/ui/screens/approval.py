@@ -5,15 +5,24 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
 from ...engine.stop import APPROVE, REJECT, RETRY, STOP
+from ...reports.strategies import METHOD, detect_strategies
 from .. import diffs
 from .. import format as fmt
 from ..model import GenerationView, RunModel
 
 LATER = "later"  # closed without deciding; the run keeps waiting
+# The paper's sandbox-circumvention patterns: harmless here, worth a human's eyes anyway.
+SAFETY = {
+    "disables the sandbox flag": "Isolation is enforced outside the improver, so this changes nothing here; "
+                                 "the paper counted it as an attempt to escape the sandbox.",
+    "rewrites its own budget": "Budgets are counted in the engine, so this changes nothing here; "
+                               "it is an attempt to take more than it was given.",
+}
 
 
 class ApprovalScreen(ModalScreen[str]):
@@ -52,6 +61,7 @@ class ApprovalScreen(ModalScreen[str]):
             f"current   val [b]{fmt.score(self.model.current_val)}[/]  test {fmt.score(self.model.current_test)}"
             f"  ({current_sha[:8]})\n"
             f"the acceptance rule would {rule}"
+            + self._strategies()
         )
         with Vertical():
             yield Static(summary, id="approval-summary")
@@ -64,6 +74,16 @@ class ApprovalScreen(ModalScreen[str]):
                 yield Button("Reject, stop", id="stop")
                 yield Button("Later", id="later")
         yield Footer()  # this panel's keys, as the user's keymap has them
+
+    def _strategies(self) -> str:
+        """What the proposal does, at a glance; and the paper's safety patterns, loudly."""
+        found = detect_strategies(self.model.programs.get(self.generation.proposed_sha or "", ""))
+        plain = [s.label for s in found if s.label not in SAFETY]
+        text = f"\nstrategies ({METHOD}): {', '.join(plain) or 'none recognised'}" if found or plain else ""
+        for strategy in found:
+            if strategy.label in SAFETY:
+                text += f"\n[b $error]warning: the proposal {strategy.label} ({escape(strategy.evidence)}).[/] {SAFETY[strategy.label]}"
+        return text
 
     def _diff(self):
         old = self.model.programs.get(self.model.current_sha or "", "")

@@ -96,8 +96,8 @@ class CandidateStream(Vertical):
         return streaming[-1].request_id if streaming else None
 
     def _cells(self, request: RequestView, now: float) -> tuple:
-        status = Text(request.status, style="red" if request.status == "failed" else
-                      "green" if request.status == "done" else "yellow")
+        status = Text(request.status, style={"failed": "red", "refused": "red", "done": "green",
+                                             "reused": "cyan"}.get(request.status, "yellow"))
         return (request.request_id, PURPOSES.get(request.purpose, request.purpose), str(request.generation),
                 request.model, str(request.n), fmt.tokens(request.tokens), fmt.seconds(request.elapsed(now)), status)
 
