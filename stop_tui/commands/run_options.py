@@ -42,6 +42,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-concurrency", type=int,
                         help=f"LM requests in flight at once, run-wide (default {d.max_concurrency}; 1 for --model local)")
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the scripted backend")
+    add_model_options(parser)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Where the model is, its keys, and the run's budgets: for every command that calls a model."""
+    d = DEFAULTS
     models = parser.add_argument_group("model endpoint, keys and run budgets (docs/models.md)")
     models.add_argument("--api-base", help="URL of an OpenAI-compatible server (e.g. http://localhost:8000/v1)")
     models.add_argument("--api-key-env", metavar="NAME",
@@ -65,16 +71,7 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     require_positive(iterations=args.iterations, lm_calls=args.lm_calls, samples_per_call=args.samples_per_call,
                      utility_budget=args.utility_budget, meta_utility_budget=args.meta_utility_budget,
                      meta_tests=args.meta_tests, max_response_tokens=args.max_response_tokens,
-                     max_concurrency=args.max_concurrency, max_tokens=args.max_tokens)
-    if args.max_cost is not None and not args.max_cost > 0:
-        raise UsageError(f"--max-cost must be more than 0 dollars, not {args.max_cost}.")
-    if not args.request_timeout > 0:
-        raise UsageError(f"--request-timeout must be more than 0 seconds, not {args.request_timeout}.")
-    if args.retries < 0:
-        raise UsageError(f"--retries must be 0 or more, not {args.retries}.")
-    if args.api_key_env is not None and not _VARIABLE.fullmatch(args.api_key_env):
-        # Never echo the value: it may be the key itself.
-        raise UsageError("--api-key-env takes the name of the variable that holds the key (like MY_API_KEY), not the key.")
+                     max_concurrency=args.max_concurrency)
     max_concurrency = args.max_concurrency or (LOCAL_CONCURRENCY if args.model == "local" else DEFAULTS.max_concurrency)
     timeouts = SCRIPTED_TIMEOUTS if args.model == "scripted" else {}
     improver_timeout = args.improver_timeout or timeouts.get("improver_timeout_s", DEFAULTS.improver_timeout_s)
@@ -85,7 +82,23 @@ def config_from(args: argparse.Namespace) -> RunConfig:
         meta_utility_budget=args.meta_utility_budget, meta_tests=args.meta_tests,
         temperature=args.temperature, max_response_tokens=args.max_response_tokens, accept=args.accept,
         improver_timeout_s=improver_timeout, trial_timeout_s=trial_timeout,
-        max_concurrency=max_concurrency, seed=args.seed,
+        max_concurrency=max_concurrency, seed=args.seed, **model_settings(args),
+    )
+
+
+def model_settings(args: argparse.Namespace) -> dict:
+    """The RunConfig fields of add_model_options, checked (UsageError on bad values)."""
+    require_positive(max_tokens=args.max_tokens)
+    if args.max_cost is not None and not args.max_cost > 0:
+        raise UsageError(f"--max-cost must be more than 0 dollars, not {args.max_cost}.")
+    if not args.request_timeout > 0:
+        raise UsageError(f"--request-timeout must be more than 0 seconds, not {args.request_timeout}.")
+    if args.retries < 0:
+        raise UsageError(f"--retries must be 0 or more, not {args.retries}.")
+    if args.api_key_env is not None and not _VARIABLE.fullmatch(args.api_key_env):
+        # Never echo the value: it may be the key itself.
+        raise UsageError("--api-key-env takes the name of the variable that holds the key (like MY_API_KEY), not the key.")
+    return dict(
         api_base=args.api_base, api_key_env=args.api_key_env,
         keys_file=str(args.keys_file) if args.keys_file else None, lm_client=args.lm_client,
         request_timeout_s=args.request_timeout, retries=args.retries,

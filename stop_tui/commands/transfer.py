@@ -17,6 +17,7 @@ from rich.table import Table
 from ..engine.config import RunConfig
 from ..engine.tasks import Task, TaskError, check_search_dirs, defines_name, discover_tasks, load_task, task_search_dirs
 from .common import UsageError, new_session_dir, read_python_file, require_positive
+from .run_options import LOCAL_CONCURRENCY, add_model_options, model_settings
 
 NAME = "transfer"
 HELP = "apply an improver, unchanged, to other tasks' seed solutions (the paper's Table 1)"
@@ -34,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--improver", required=True, type=Path, help="the improver to transfer (a Python file)")
     parser.add_argument("--tasks", default="all", help="'all' (default) or task names separated by commas")
     parser.add_argument("--runs", type=int, default=5, help="improver runs per task and improver (default 5)")
-    parser.add_argument("--model", default=d.model, help="the language model ('scripted' for the deterministic test backend)")
+    parser.add_argument("--model", default=d.model,
+                        help="any litellm model string, 'local', 'replay:SESSION' or 'scripted' (see docs/models.md)")
     parser.add_argument("--tasks-dir", type=Path, action="append", default=[], help="extra task folders (repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout (progress goes to stderr)")
     parser.add_argument("-o", "--output", type=Path, help="the Markdown report (default: ./transfer-<time>.md)")
@@ -44,8 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--utility-budget", type=int, default=d.utility_budget, help="downstream utility calls per improver run")
     parser.add_argument("--trial-timeout", type=float, help="seconds for one improver run (default "
                         f"{d.trial_timeout_s:g}; {SCRIPTED_TRIAL_TIMEOUT_S:g} with --model scripted)")
-    parser.add_argument("--max-concurrency", type=int, default=d.max_concurrency, help="concurrent LM requests")
+    parser.add_argument("--max-concurrency", type=int, help=f"concurrent LM requests (default {d.max_concurrency}; "
+                        f"1 for --model local)")
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the scripted backend")
+    add_model_options(parser)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -63,12 +67,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     output = markdown_path(args.output)
     status = Console(stderr=True) if args.json else console
     timeout = args.trial_timeout or (SCRIPTED_TRIAL_TIMEOUT_S if args.model == "scripted" else DEFAULTS.trial_timeout_s)
+    concurrency = args.max_concurrency or (LOCAL_CONCURRENCY if args.model == "local" else DEFAULTS.max_concurrency)
     config = RunConfig(
         task=",".join(t.name for t in tasks), model=args.model, lm_calls=args.lm_calls,
         samples_per_call=args.samples_per_call, utility_budget=args.utility_budget, trial_timeout_s=timeout,
-        max_concurrency=args.max_concurrency, seed=args.seed,
+        max_concurrency=concurrency, seed=args.seed, **model_settings(args),
     )
-    backend = make_backend(config.model, seed=config.seed)
+    backend = make_backend(config.model, seed=config.seed, config=config)
     with status.status("generating the tasks' val and test instances"):
         generate_instances(tasks)
     log_path = prepare_session_dir(args.session or new_session_dir("transfer"))

@@ -34,6 +34,7 @@ from .evaluation import Evaluator, ProgramRegistry
 from .events import EngineError, Event, LMRequestFinished
 from .lm.base import LMBackend
 from .lm.gateway import LMGateway
+from .runner import gateway_for, start_backend
 from .sandbox.limits import SandboxLimits
 from .sandbox.pool import ImproverJob, SandboxPool
 from .session import SessionWriter
@@ -365,10 +366,8 @@ async def run_transfer(*, config: RunConfig, tasks: list[Task], improver: str, s
         bus.subscribe(subscriber)
     try:
         async with SandboxPool(improver_slots=config.improver_slots) as pool:
-            start = getattr(backend, "start", None)  # a backend with a server to launch (a local model)
-            if start is not None:
-                await start()
-            gateway = LMGateway(backend, bus, max_concurrency=config.max_concurrency)
+            await start_backend(backend)  # a backend with a server to launch (the local model)
+            gateway = gateway_for(config, backend, bus)  # the run's retries, timeouts and budgets
             transfer = Transfer(config=config, tasks=tasks, improver=improver, seed_improver=seed_improver,
                                 runs=runs, gateway=gateway, pool=pool, bus=bus, improver_path=improver_path,
                                 transfer_id=transfer_id)
