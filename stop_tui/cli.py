@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         return commands[args.command].run(args, console)
     except USER_ERRORS as exc:
-        errors.print(f"stop-tui: {exc}", markup=False, highlight=False)
+        errors.print(f"stop-tui: {exc}", markup=False, highlight=False, soft_wrap=True)  # one line, whatever the width
         return EXIT_USAGE
     except KeyboardInterrupt:
         errors.print("stop-tui: interrupted; everything completed is in the session log.")

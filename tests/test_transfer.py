@@ -16,7 +16,8 @@ from stop_tui.engine.bus import EventBus
 from stop_tui.engine.evaluation import Evaluator, ProgramRegistry
 from stop_tui.engine.session import read_session
 from stop_tui.engine.tasks import load_task, task_search_dirs
-from stop_tui.engine.transfer import Stat, TransferRunFinished, transfer_rows
+from stop_tui.engine.events import TransferRunFinished
+from stop_tui.engine.transfer import Stat, transfer_rows
 
 from .test_cli import assert_usage_error, stop_tui
 
@@ -223,3 +224,15 @@ def test_bad_input_is_one_sentence_and_creates_nothing(tmp_path, args, fragment)
         assert f"{scorer}: generate(5690) raised ZeroDivisionError" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no session, no report
     assert (tmp_path / "existing.md").read_text() == "mine"
+
+
+def test_a_transfer_session_is_listed_and_not_taken_for_a_run(transfer):
+    tmp, _, _ = transfer
+    session = str(tmp / "session")
+    for command in (["report", session], ["export", session, "--json"], ["resume", session, "--headless"],
+                    ["replay", session]):
+        assert_usage_error(stop_tui(*command, cwd=tmp), "is a transfer evaluation")
+    listed = stop_tui("sessions", "--root", str(tmp), cwd=tmp)
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if "transfer:" in line)
+    assert "finished" in row

@@ -7,7 +7,7 @@ import sys
 
 from rich.console import Console
 
-from ..engine.session import find_session_log
+from ..engine.session import find_run_log
 from .common import UsageError
 
 NAME = "replay"
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ..ui.app import StopApp
     from ..ui.replay import ReplayRun
 
-    log_path = find_session_log(args.session)
+    log_path = find_run_log(args.session)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("replay draws the TUI and needs a terminal; for a summary without one, "
                          "use stop-tui report or stop-tui export --json.")

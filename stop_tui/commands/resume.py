@@ -9,7 +9,7 @@ from rich.console import Console
 
 from ..engine.lm.models import make_backend
 from ..engine.resume import NothingToResume, read_resume_state
-from ..engine.session import SessionError, find_session_log, live_log_message, log_is_being_written
+from ..engine.session import SessionError, find_run_log, live_log_message, log_is_being_written
 from ..engine.tasks import load_task, task_search_dirs
 from .run import add_view_options, start
 
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     # Check everything before appending anything: bad input leaves the log as it was.
-    log_path = find_session_log(args.session)
+    log_path = find_run_log(args.session)
     if log_is_being_written(log_path):
         raise SessionError(live_log_message(log_path))
     state = read_resume_state(log_path)

@@ -177,7 +177,7 @@ class TransferProgress:
 
     def handle(self, event) -> None:
         from ..engine.events import LMRequestFinished
-        from ..engine.transfer import TransferRunFinished, TransferSeedEvaluated
+        from ..engine.events import TransferRunFinished, TransferSeedEvaluated
 
         if isinstance(event, TransferSeedEvaluated) and event.task in self.bars:
             self.progress.update(self.bars[event.task], advance=1, info=f"seed solution {event.test:.3f}")

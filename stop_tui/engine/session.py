@@ -327,3 +327,18 @@ def parse_event_line(path: Path, line_no: int, line: bytes) -> Event:
     """One logged line as its event (SessionError naming the file and line if it is corrupt);
     for readers that index a log themselves, such as the TUI's replay."""
     return _parse_event(path, line_no, line)
+
+
+def find_run_log(spec: str | Path, root: Path | None = None) -> Path:
+    """find_session_log, for commands that read a STOP run (replay, resume, export, report):
+    a transfer evaluation's log is a SessionError saying where its results are."""
+    log = find_session_log(spec, root)
+    try:
+        with open(log, "rb") as handle:
+            head = [handle.readline() for _ in range(4)]
+    except OSError as exc:
+        raise SessionError(f"cannot read session log {log}: {exc.strerror or exc}.") from None
+    if any(event_type_of(line) == "transfer_started" for line in head):
+        raise SessionError(f"{log} is a transfer evaluation (stop-tui transfer), not a STOP run: its results "
+                           "are in the Markdown file and the table that transfer wrote.")
+    return log

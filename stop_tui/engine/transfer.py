@@ -25,13 +25,16 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from .budget import LMBudget, UtilityBudget
 from .bus import EventBus, Handler
 from .config import RunConfig
 from .evaluation import Evaluator, ProgramRegistry
-from .events import EngineError, Event, LMRequestFinished
+from .events import (
+    EngineError, Event, LMRequestFinished, TransferFinished, TransferRunFinished, TransferSeedEvaluated,
+    TransferStarted,
+)
 from .lm.base import LMBackend
 from .lm.gateway import LMGateway
 from .runner import gateway_for, start_backend
@@ -60,65 +63,6 @@ PAPER_TABLE_1: dict[str, tuple[float, float, float]] = {
 # --- events ----------------------------------------------------------------------------------
 # Event types register themselves when defined, so a reader of a transfer's session log must have
 # imported this module (stop_tui.engine.events is the natural home for them).
-
-
-@dataclass(kw_only=True)
-class TransferStarted(Event):
-    type_name: ClassVar[str] = "transfer_started"
-    transfer_id: str
-    tasks: list[str]
-    model: str
-    runs: int
-    config: dict[str, Any]
-    improver_sha: str
-    improver_path: str
-    seed_improver_sha: str
-    sandbox_isolation: list[str]
-    paper: dict[str, list[float]]  # task -> the paper's Table 1 row, for the bundled tasks it has
-    utility_ranges: dict[str, list[float]]  # task -> [low, high] from its task.toml
-
-
-@dataclass(kw_only=True)
-class TransferSeedEvaluated(Event):
-    """A task's seed solution on the test split: the u(seed solution) column."""
-
-    type_name: ClassVar[str] = "transfer_seed_evaluated"
-    task: str
-    title: str
-    solution_sha: str
-    test: float
-    failures: int
-    instances: int
-
-
-@dataclass(kw_only=True)
-class TransferRunFinished(Event):
-    """One improver run on a task's seed solution; `test` is what the table averages."""
-
-    type_name: ClassVar[str] = "transfer_run_finished"
-    task: str
-    improver: str  # SEED_IMPROVER | GIVEN_IMPROVER
-    improver_sha: str
-    run: int
-    solution_sha: str | None
-    val: float
-    test: float
-    lm_calls: int
-    utility_calls: int
-    duration_s: float
-    error: str | None
-
-
-@dataclass(kw_only=True)
-class TransferFinished(Event):
-    type_name: ClassVar[str] = "transfer_finished"
-    transfer_id: str
-    state: str  # "finished" | "failed" | "stopped"
-    reason: str
-    duration_s: float
-
-
-# --- results -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ..engine.events import (
     ImproverRunFinished, LMRequestFinished, LMRequestReused, LMRequestStarted, Notice, ProgramRecorded, RunFinished,
     RunResumed, RunStarted,
 )
-from ..engine.session import SessionHeader, find_session_log, iter_session
+from ..engine.session import SessionHeader, find_run_log, iter_session
 from .strategies import METHOD, Strategy, detect_strategies
 
 SEED = "seed"  # the action of the seed improver's record: it is current before any decision
@@ -289,7 +289,7 @@ def _improver_ref(record: GenerationRecord | None) -> dict | None:
 def open_history(spec: str | Path, warn: Callable[[str], None]) -> SessionHistory:
     """The history of the session a user named (directory, log file, or name under the
     sessions root), telling warn each reader notice once. SessionError if there is none."""
-    history = load_history(find_session_log(spec))
+    history = load_history(find_run_log(spec))
     for notice in history.reader_notices:
         warn(notice)
     return history

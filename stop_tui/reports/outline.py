@@ -99,6 +99,11 @@ def _read_head(handle, outline: SessionOutline) -> int:
             outline.task, outline.model = run.task, run.model
             outline.accept = run.config.get("accept") if isinstance(run.config, dict) else None
             break
+        if event_type_of(line) == "transfer_started":  # stop-tui transfer: no generations to count
+            transfer = _parse(outline.log, line, f"on line {line_no}")
+            outline.task, outline.model = "transfer: " + ",".join(transfer.tasks), transfer.model
+            outline.generations = 0
+            break
     return data_start
 
 
@@ -138,6 +143,10 @@ def _read_tail(handle, outline: SessionOutline, start: int) -> None:
         where = f"at byte {offset}"
         if kind == "run_resumed" and outline.state == "incomplete":
             resumed = True
+        elif kind == "transfer_finished" and outline.state == "incomplete":
+            finished = _parse(outline.log, line, where)
+            outline.state, outline.reason = finished.state, finished.reason
+            break
         elif kind == "run_finished" and outline.state == "incomplete" and not resumed:
             finished = _parse(outline.log, line, where)
             outline.state, outline.reason, outline.generations = finished.state, finished.reason, finished.generations
