@@ -118,3 +118,22 @@ def test_model_shows_retries_reuses_refusals_and_notices():
     model.apply(RunBudgetReached(resource="cost_usd", limit=0.01, used=0.01, message="cost budget of $0.01 reached"))
     assert model.notices == ["n is ignored by this model; one request per sample", "cost budget of $0.01 reached"]
     assert model.lm_calls == 1 and model.cost_usd == 0.01, "a reuse is not a call, and costs nothing"
+
+
+def test_model_of_a_resumed_run_runs_again_and_shows_its_generation_once():
+    from stop_tui.engine.events import GenerationStarted, RunFinished, RunResumed
+
+    model = RunModel()
+    for event in fixture_events():
+        model.apply(event)
+    model.apply(GenerationStarted(generation=3, improver_sha=model.current_sha))
+    model.apply(RunFinished(run_id="x", state="stopped", reason="stopped on request",
+                            current_improver_sha=model.current_sha, generations=2))
+    assert model.state == "stopped"
+    model.apply(RunResumed(run_id="x", generation=3, attempt=1, previous_state="stopped", previous_reason="",
+                           generations_done=2, reusable_lm_requests=0, lm_requests_in_flight=0,
+                           cached_evaluations=0, cached_scores=0))
+    model.apply(GenerationStarted(generation=3, improver_sha=model.current_sha))
+    assert model.state == "running" and model.display_state == "running"
+    assert [g.generation for g in model.generations] == [1, 2, 3]
+    assert any("resumed at generation 3" in notice for notice in model.notices)

@@ -310,7 +310,12 @@ class RunModel:
             self.dirty.status = self.dirty.generations = True
 
     def _generation_started(self, e: GenerationStarted) -> None:
-        self.generations.append(GenerationView(generation=e.generation, attempt=e.attempt, improver_sha=e.improver_sha))
+        view = GenerationView(generation=e.generation, attempt=e.attempt, improver_sha=e.improver_sha)
+        last = self.generations[-1] if self.generations else None
+        if last is not None and (last.generation, last.attempt) == (e.generation, e.attempt) and not last.decided:
+            self.generations[-1] = view  # a resumed run starts its unfinished generation again
+        else:
+            self.generations.append(view)
         self.dirty.generations = self.dirty.status = True
 
     def _improver_finished(self, e: ImproverRunFinished) -> None:

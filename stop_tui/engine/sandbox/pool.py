@@ -206,7 +206,8 @@ class SandboxPool:
     # --- spawning -----------------------------------------------------------------------
 
     def _spawn_sync(self, spec: dict[str, Any], fd: int) -> int:
-        assert self._control is not None, "SandboxPool.start() first"
+        if self._control is None:  # closed (a run stopped at once) or never started
+            raise SandboxError("the sandbox pool is not running")
         with self._control_lock:
             socket.send_fds(self._control, [json.dumps(spec).encode()], [fd])
             reply = self._control.recv(4096)
