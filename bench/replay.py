@@ -56,7 +56,6 @@ async def measure(log: Path, ready: bool) -> dict:
             while replay.folding:
                 await asyncio.sleep(0.01)
         ready_s = time.perf_counter() - started
-        count = len(written)
         pressed = time.perf_counter()
         app.post_message(events.Key("end", None))
         while replay.position < len(replay) or app.model.dirty.any():  # shown: the repaint took it

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..engine.config import RunConfig
-from ..engine.tasks import Task, TaskError, check_search_dirs, defines_name, discover_tasks, load_task, task_search_dirs
+from ..engine.tasks import Task, check_search_dirs, defines_name, discover_tasks, load_task, task_search_dirs
 from .common import UsageError, new_session_dir, read_python_file, require_positive
 from .run_options import LOCAL_CONCURRENCY, add_model_options, model_settings
 

@@ -158,42 +158,67 @@ class MetaUtility:
 
     async def _trial(self, source: str, sha: str, generation: int, candidate_id: str, trial: int) -> tuple[float, float, bool]:
         context = _trial_context(generation, sha, trial)
-        lm_budget = LMBudget(self.config.lm_calls, self.config.samples_per_call)
-        utility_budget = UtilityBudget(self.config.utility_budget)
-
-        async def task_utility(program: str) -> float:
-            return (await self.evaluator.evaluate(self.task, program, "val", context)).utility
-
-        calls = ProxiedCalls(
-            gateway=self.gateway, bus=self.bus, config=self.config, lm_budget=lm_budget,
-            utility_budget=utility_budget, utility=task_utility, purpose=IMPROVE_SOLUTION,
-            context=context, generation=generation,
+        result = await improve_task_seed(
+            source=source, task=self.task, config=self.config, pool=self.pool, gateway=self.gateway, bus=self.bus,
+            evaluator=self.evaluator, programs=self.programs, context=context, generation=generation,
         )
-        job = ImproverJob(
-            source=source, initial_solution=self.task.seed_source, lm_budget=self.config.lm_calls,
-            max_responses_per_call=self.config.samples_per_call, utility_budget=self.config.utility_budget,
-            utility_description=self.task.description,
-            limits=SandboxLimits().with_wall(self.config.trial_timeout_s),
-        )
-        async with self.pool.improver_slots:
-            outcome = await self.pool.run_improver(job, calls)
-        val = test = 0.0
-        solution_sha = None
-        error = outcome.error
-        if outcome.result is not None:
-            solution_sha = self.programs.record(outcome.result, "solution")
-            val_eval, test_eval = await asyncio.gather(
-                self.evaluator.evaluate(self.task, outcome.result, "val", context),
-                self.evaluator.evaluate(self.task, outcome.result, "test", context),
-            )
-            val, test = val_eval.utility, test_eval.utility
         usage = self.gateway.usage_for([context])
         self.bus.publish(MetaTrialFinished(
-            generation=generation, candidate_id=candidate_id, trial=trial, solution_sha=solution_sha,
-            val=val, test=test, lm_calls=lm_budget.used_calls, utility_calls=utility_budget.uses, error=error,
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd,
+            generation=generation, candidate_id=candidate_id, trial=trial, solution_sha=result.solution_sha,
+            val=result.val, test=result.test, lm_calls=result.lm_calls, utility_calls=result.utility_calls,
+            error=result.error, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            cost_usd=usage.cost_usd,
         ))
-        return val, test, error is not None
+        return result.val, result.test, result.error is not None
+
+
+@dataclass(frozen=True)
+class ImproverRun:
+    """One run of an improver on a task's seed solution, scored on val and test."""
+
+    val: float
+    test: float
+    solution_sha: str | None
+    error: str | None
+    lm_calls: int
+    utility_calls: int
+    duration_s: float
+
+
+async def improve_task_seed(*, source: str, task: Task, config: RunConfig, pool: SandboxPool, gateway: LMGateway,
+                            bus: EventBus, evaluator: Evaluator, programs: ProgramRegistry, context: str,
+                            generation: int) -> ImproverRun:
+    """Run an improver, in the sandbox, on a task's seed solution with fresh budgets and the task's
+    hidden val utility, then score what it returns on val and test: a meta-utility trial, and
+    one run of a transfer evaluation. A failed run scores 0 and says why."""
+    lm_budget = LMBudget(config.lm_calls, config.samples_per_call)
+    utility_budget = UtilityBudget(config.utility_budget)
+
+    async def task_utility(program: str) -> float:
+        return (await evaluator.evaluate(task, program, "val", context)).utility
+
+    calls = ProxiedCalls(
+        gateway=gateway, bus=bus, config=config, lm_budget=lm_budget, utility_budget=utility_budget,
+        utility=task_utility, purpose=IMPROVE_SOLUTION, context=context, generation=generation,
+    )
+    job = ImproverJob(
+        source=source, initial_solution=task.seed_source, lm_budget=config.lm_calls,
+        max_responses_per_call=config.samples_per_call, utility_budget=config.utility_budget,
+        utility_description=task.description, limits=SandboxLimits().with_wall(config.trial_timeout_s),
+    )
+    async with pool.improver_slots:
+        outcome = await pool.run_improver(job, calls)
+    val = test = 0.0
+    solution_sha = None
+    if outcome.result is not None:
+        solution_sha = programs.record(outcome.result, "solution")
+        val_eval, test_eval = await asyncio.gather(
+            evaluator.evaluate(task, outcome.result, "val", context),
+            evaluator.evaluate(task, outcome.result, "test", context),
+        )
+        val, test = val_eval.utility, test_eval.utility
+    return ImproverRun(val=val, test=test, solution_sha=solution_sha, error=outcome.error,
+                       lm_calls=lm_budget.used_calls, utility_calls=utility_budget.uses, duration_s=outcome.duration_s)
 
 
 def _trial_context(generation: int, sha: str, trial: int) -> str:

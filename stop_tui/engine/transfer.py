@@ -5,7 +5,7 @@ For each task, `run_transfer` measures
     seeded per instance, so every run would give the same number);
   - u after the seed improver I_0, and u after the given improver: each improver is run N
     times on the task's seed solution, exactly as one meta-utility trial runs a candidate
-    (stop.MetaUtility._trial): in the sandbox, its language_model and utility calls proxied
+    (stop.improve_task_seed): in the sandbox, its language_model and utility calls proxied
     by stop.ProxiedCalls within the run budgets of RunConfig (lm_calls x samples_per_call,
     utility_budget calls of the task's val utility, trial_timeout_s); the program it returns
     is evaluated on test. A run that raises, times out or returns no program scores 0, as in
@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .budget import LMBudget, UtilityBudget
 from .bus import EventBus, Handler
 from .config import RunConfig
 from .evaluation import Evaluator, ProgramRegistry
@@ -38,10 +37,9 @@ from .events import (
 from .lm.base import LMBackend
 from .lm.gateway import LMGateway
 from .runner import gateway_for, start_backend
-from .sandbox.limits import SandboxLimits
-from .sandbox.pool import ImproverJob, SandboxPool
+from .sandbox.pool import SandboxPool
 from .session import SessionWriter
-from .stop import IMPROVE_SOLUTION, ProxiedCalls
+from .stop import improve_task_seed
 from .tasks import Task, is_bundled
 
 SEED_IMPROVER = "seed-improver"
@@ -256,42 +254,19 @@ class Transfer:
         ))
 
     async def _improver_run(self, task: Task, key: str, sha: str, run: int) -> None:
-        """What a meta-utility trial does (stop.MetaUtility._trial), for one task and improver."""
-        context = f"transfer/{task.name}/{key}/r{run}"
-        config = self.config
-        lm_budget = LMBudget(config.lm_calls, config.samples_per_call)
-        utility_budget = UtilityBudget(config.utility_budget)
-
-        async def task_utility(program: str) -> float:
-            return (await self.evaluator.evaluate(task, program, "val", context)).utility
-
-        calls = ProxiedCalls(
-            gateway=self.gateway, bus=self.bus, config=config, lm_budget=lm_budget, utility_budget=utility_budget,
-            utility=task_utility, purpose=IMPROVE_SOLUTION, context=context, generation=0,
+        """What a meta-utility trial does, for one task and improver."""
+        result = await improve_task_seed(
+            source=self.sources[key], task=task, config=self.config, pool=self.pool, gateway=self.gateway,
+            bus=self.bus, evaluator=self.evaluator, programs=self.programs,
+            context=f"transfer/{task.name}/{key}/r{run}", generation=0,
         )
-        job = ImproverJob(
-            source=self.sources[key], initial_solution=task.seed_source, lm_budget=config.lm_calls,
-            max_responses_per_call=config.samples_per_call, utility_budget=config.utility_budget,
-            utility_description=task.description, limits=SandboxLimits().with_wall(config.trial_timeout_s),
-        )
-        async with self.pool.improver_slots:
-            outcome = await self.pool.run_improver(job, calls)
-        val = test = 0.0
-        solution_sha = None
-        error = outcome.error
-        if outcome.result is not None:
-            solution_sha = self.programs.record(outcome.result, "solution")
-            val_eval, test_eval = await asyncio.gather(
-                self.evaluator.evaluate(task, outcome.result, "val", context),
-                self.evaluator.evaluate(task, outcome.result, "test", context),
-            )
-            val, test = val_eval.utility, test_eval.utility
-        elif error is None:
+        error = result.error
+        if result.solution_sha is None and error is None:
             error = "the improver returned no program"
         self.bus.publish(TransferRunFinished(
-            task=task.name, improver=key, improver_sha=sha, run=run, solution_sha=solution_sha, val=val, test=test,
-            lm_calls=lm_budget.used_calls, utility_calls=utility_budget.uses, duration_s=outcome.duration_s,
-            error=error,
+            task=task.name, improver=key, improver_sha=sha, run=run, solution_sha=result.solution_sha,
+            val=result.val, test=result.test, lm_calls=result.lm_calls, utility_calls=result.utility_calls,
+            duration_s=result.duration_s, error=error,
         ))
 
 
