@@ -132,6 +132,11 @@ class StopApp(App[int]):
         self.set_interval(1 / self.refresh_hz, self.repaint)
         self._engine = self.run_worker(self._drive(), name="engine", group="engine", exit_on_error=False)
 
+    def on_unmount(self) -> None:
+        close = getattr(self.source, "close", None)  # a replay's open log
+        if close is not None:
+            close()
+
     def _install_themes(self) -> None:
         themes, problems = load_themes(self.theme_dirs)
         for theme in themes:
@@ -210,7 +215,8 @@ class StopApp(App[int]):
         if self._pending is None or self._pending.done():
             return
         if decision in (None, LATER):
-            self.notify("The run waits for your decision: press a to review the proposal.", timeout=6)
+            key = self.settings.keymap.get("review", "a")
+            self.notify(f"The run waits for your decision: press {key} to review the proposal.", timeout=6)
             self.refresh_bindings()
             return
         self._pending.set_result(decision)
