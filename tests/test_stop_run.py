@@ -58,3 +58,24 @@ async def test_scripted_answers_and_seed_scores_are_reproducible(lpn, tmp_path):
         observed.append((seed_row.current_sha, proposals[:1]))
         assert 0.0 <= seed_row.current_val <= 1.0
     assert observed[0] == observed[1] and observed[0][1]
+
+
+IDENTITY_IMPROVER = '''def improve_algorithm(initial_solution, utility, language_model):
+    """Changes nothing."""
+    return initial_solution
+'''
+
+
+async def test_an_improver_that_returns_itself_is_not_put_to_the_user(lpn, tmp_path):
+    async def approver(proposed, by_rule):
+        raise AssertionError("nothing to approve: the proposal is the current improver")
+
+    config = RunConfig(iterations=1, meta_tests=1, improver_timeout_s=60, trial_timeout_s=8)
+    log_path = tmp_path / "session.jsonl"
+    summary = await run_session(config=config, task=lpn, backend=ScriptedBackend(seed=0), log_path=log_path,
+                                seed_improver=IDENTITY_IMPROVER, approver=approver)
+    assert summary.state == "finished"
+    _, logged = read_session(log_path)
+    decided = [e for e in logged if isinstance(e, GenerationDecided)]
+    assert [(d.accepted, d.decided_by, d.reason) for d in decided] == [
+        (False, "rule", "the improver returned itself unchanged")]

@@ -373,6 +373,9 @@ class StopRun:
             self._decide(generation, attempt, False, "rule", REJECT,
                          f"not decided on incomplete scores: {shutdown.reason}", current)
             return current_source, current, False
+        if returned_sha == current.sha:  # nothing changes whatever anyone decides: do not ask
+            self._decide(generation, attempt, False, "rule", REJECT, "the improver returned itself unchanged", current)
+            return current_source, current, False
         proposal = self.meta_utility.known(returned_sha) or await self.meta_utility.score(
             outcome.result, generation, f"{label}-result")
         proposed = GenerationProposed(
