@@ -109,3 +109,13 @@ def test_replay_bad_input(tmp_path):
     shutil.copy(FIXTURE, bad)
     assert_usage_error(stop_tui("replay", str(bad), "--speed", "3"), "invalid choice")
     assert_usage_error(stop_tui("replay", str(bad)), "needs a terminal")
+
+
+async def test_replay_shows_recorded_time(tmp_path):
+    app, replay = replay_app(tmp_path, playing=False)
+    async with app.run_test(size=SIZE) as pilot:
+        replay.seek(60)
+        app.repaint()
+        header = str(app.header.render())
+        recorded = replay.times[59] - replay.times[0]
+        assert f"elapsed {recorded:.1f}s" in header

@@ -248,7 +248,9 @@ class StopApp(App[int]):
         """Show what changed since the last repaint."""
         if self._closing:  # shutting down: the panes are going
             return
-        model, now = self.model, self.clock()
+        model = self.model
+        # A replay's clock is the recorded one: "elapsed" means then, not since the replay began.
+        now = (model.last_event_at or 0.0) if self.is_replay else self.clock()
         dirty = model.dirty
         model.dirty = type(dirty)()
         with self.batch_update():
