@@ -82,11 +82,33 @@ async def run_session(
     finally:
         if not starting.done():
             starting.cancel()
-        await asyncio.gather(starting, return_exceptions=True)
-        await backend.aclose()
-        await bus.drain()
-        await bus.close()
-        await writer.close()
+        await finish_despite_cancellation(_wind_down(starting, backend, bus, writer))
+
+
+async def _wind_down(starting: asyncio.Future, backend: LMBackend, bus: EventBus, writer: SessionWriter) -> None:
+    await asyncio.gather(starting, return_exceptions=True)
+    await backend.aclose()
+    await bus.drain()  # every event published reaches the log before it closes
+    await bus.close()
+    await writer.close()
+
+
+async def finish_despite_cancellation(work) -> None:
+    """Run work to its end even if the caller is cancelled meanwhile (an app quitting while the
+    log's last events are being written), then let the cancellation through: nothing the run
+    completed may be lost from its log."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done() and task.cancelled():
+                raise
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _tell_history(subscriber: Handler, events) -> None:

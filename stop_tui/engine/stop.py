@@ -326,13 +326,14 @@ class StopRun:
                 state, reason = shutdown.state, f"{shutdown.reason} (in generation {generation}, the last)"
         except asyncio.CancelledError:  # stopped at once by its owner (e.g. the TUI's "stop now")
             state, reason = "stopped", "stopped at once on request; work in flight was abandoned"
-            self.meta_utility.cancel_all()
-            self.evaluator.cancel_all()
             raise
         except Exception as exc:
             state, reason = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            # Scorings an improver started and never waited for would outlive the sandbox pool.
+            self.meta_utility.cancel_all()
+            self.evaluator.cancel_all()
             usage = self.gateway.usage
             self.bus.publish(RunFinished(
                 run_id=self.run_id, state=state, reason=reason,

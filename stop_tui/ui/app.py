@@ -246,7 +246,7 @@ class StopApp(App[int]):
 
     def repaint(self) -> None:
         """Show what changed since the last repaint."""
-        if self._closing:  # shutting down: the panes are going
+        if self._closing or not self.is_running:  # shutting down: the panes are going
             return
         model = self.model
         # A replay's clock is the recorded one: "elapsed" means then, not since the replay began.
@@ -300,11 +300,17 @@ class StopApp(App[int]):
         if self.run_active and self.source.controllable:
             self.push_screen(ConfirmStopScreen(), callback=self._stop_chosen)
 
-    def action_quit_app(self) -> None:
-        if self.run_active and self.source.controllable:
+    async def action_quit_app(self) -> None:
+        if self.run_active and self.source.controllable and self.model.state not in ENDED:
             self.push_screen(ConfirmStopScreen(then_quit=True), callback=self._stop_then_quit)
-        else:
-            self.exit(0)
+            return
+        if self.run_active and self.source.controllable:  # ended: its last events are being written
+            await self.workers.wait_for_complete([self._engine])
+        self.exit(0)
+
+    async def action_quit(self) -> None:
+        """Textual's own quit (ctrl+q, the palette) goes the same careful way."""
+        await self.action_quit_app()
 
     def _stop_then_quit(self, choice: str | None) -> None:
         if choice in (AFTER_GENERATION, NOW):
