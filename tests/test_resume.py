@@ -160,7 +160,7 @@ def test_killed_run_resumes_without_redoing_or_repaying_finished_work(tmp_path, 
     result = cli("resume", str(session), "--headless")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert f"resuming run" in result.stdout and "run finished" in result.stdout
+    assert "resuming run" in result.stdout and "run finished" in result.stdout
 
     lines = log_lines(log)  # the log parses: the cut line was removed, not written after
     assert sum(1 for line in lines if line.get("schema")) == 1  # one header: appended, not restarted

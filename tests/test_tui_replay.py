@@ -113,7 +113,7 @@ def test_replay_bad_input(tmp_path):
 
 async def test_replay_shows_recorded_time(tmp_path):
     app, replay = replay_app(tmp_path, playing=False)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE):
         replay.seek(60)
         app.repaint()
         header = str(app.header.render())
