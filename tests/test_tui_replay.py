@@ -44,7 +44,7 @@ async def test_play_pause_step_and_seek(tmp_path):
 
         await pilot.press("g")
         starts = [i for i, e in enumerate(events) if isinstance(e, GenerationStarted)]
-        assert replay.position == next(s + 1 for s in starts if s >= paused_at + 1)
+        assert replay.position == next((s + 1 for s in starts if s >= paused_at + 1), len(events))
         assert app.model.generations[-1].generation == sum(1 for s in starts if s < replay.position)
 
         await pilot.press("end")
