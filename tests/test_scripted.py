@@ -49,4 +49,5 @@ def test_chunks_stream_the_whole_response():
 def test_extract_code_takes_the_largest_python_block():
     text = "idea\n```python\nx = 1\n```\nmore\n```python\ndef f():\n    return 2\n```\n"
     assert extract_code(text) == "def f():\n    return 2\n"
-    assert extract_code([text, "no fence"]) == ["def f():\n    return 2\n", "no fence"]
+    # Prose with no program gives "" (scored as a recorded failure), never the prose itself.
+    assert extract_code([text, "no fence"]) == ["def f():\n    return 2\n", ""]

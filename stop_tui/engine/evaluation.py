@@ -13,6 +13,7 @@ from .sandbox.pool import SandboxPool
 from .tasks import ScorerError, Task, TaskError
 
 FAILURE_REASONS_KEPT = 5
+EMPTY_PROGRAM = "empty program: no code in the answer it was taken from"
 
 
 def program_sha(source: str) -> str:
@@ -91,6 +92,12 @@ class Evaluator:
 
     async def _evaluate(self, task: Task, source: str, sha: str, split: str, context: str) -> Evaluation:
         started = time.monotonic()
+        if not source.strip():  # extract_code found no program in an answer: say so, not a silent 0
+            count = task.splits[split].count
+            evaluation = Evaluation(utility=0.0, instances=count, failures=count,
+                                    failure_reasons=(EMPTY_PROGRAM,))
+            self._publish(evaluation, task, sha, split, context, started)
+            return evaluation
         try:
             instances = await self._split_instances(task, split)
         except TaskError as exc:  # a broken generate(): every instance fails, the run goes on

@@ -188,6 +188,22 @@ class LMRequestFinished(Event):
 
 
 @dataclass(kw_only=True)
+class SamplesExtracted(Event):
+    """What was taken from each sample of a finished request (sandbox/extraction.py's rules):
+    a program, by the sha its evaluations carry, or why there is none."""
+
+    type_name: ClassVar[str] = "samples_extracted"
+    request_id: str
+    context: str
+    generation: int
+    purpose: str
+    # One per sample: {"choice": int, "status": str, "program_sha": str | None, "failure": str | None}.
+    # status: fenced, unterminated, whole-answer, does-not-compile (program kept, it scores its
+    # SyntaxError) or failed (no program: failure says why, e.g. "no code in the answer").
+    samples: list[dict[str, Any]]
+
+
+@dataclass(kw_only=True)
 class LMRequestReused(Event):
     """A request of a resumed run answered from the log: the answers of the finished request
     original_request_id (same context, expertise and messages), neither sent nor paid again."""

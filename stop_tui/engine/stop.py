@@ -19,6 +19,7 @@ from .events import (
 )
 from .lm.base import LMRequest
 from .lm.gateway import LMGateway, LMRefused, Usage
+from .sample_extraction import record_extractions
 from .sandbox.limits import SandboxLimits
 from .sandbox.pool import ImproverHandler, ImproverJob, RefusedError, SandboxPool
 from .tasks import Task
@@ -62,9 +63,11 @@ class ProxiedCalls(ImproverHandler):
             max_tokens=self.config.max_response_tokens, context=self.context, generation=self.generation,
         )
         try:
-            return (await self.gateway.complete(request)).responses
+            responses = (await self.gateway.complete(request)).responses
         except LMRefused as exc:  # a run budget is spent (the gateway logged the refusal)
             raise RefusedError(str(exc)) from None
+        await record_extractions(self.bus, request, responses)
+        return responses
 
     async def utility(self, program: str) -> tuple[float, int]:
         if not self.utility_budget.take():

@@ -14,12 +14,42 @@ from pathlib import Path
 from ..engine.events import (
     CandidateScored, EngineError, Event, GenerationDecided, GenerationProposed, GenerationStarted,
     ImproverRunFinished, LMRequestFinished, LMRequestReused, LMRequestStarted, Notice, ProgramRecorded, RunFinished,
-    RunResumed, RunStarted,
+    RunResumed, RunStarted, SamplesExtracted,
 )
 from ..engine.session import SessionHeader, find_run_log, iter_session
 from .strategies import METHOD, Strategy, detect_strategies
 
 SEED = "seed"  # the action of the seed improver's record: it is current before any decision
+
+
+@dataclass
+class ExtractionCounts:
+    """What was taken from the LM samples of one generation (SamplesExtracted events)."""
+
+    samples: int = 0
+    programs: int = 0  # a program that compiles
+    not_compiling: int = 0  # a program was found but does not compile (scored as its SyntaxError)
+    no_code: int = 0  # no program at all
+    reasons: dict[str, int] = field(default_factory=dict)  # why, for the last two, by count
+
+    def add(self, event: SamplesExtracted) -> None:
+        for sample in event.samples:
+            self.samples += 1
+            status = sample.get("status")
+            if status == "failed":
+                self.no_code += 1
+                reason = str(sample.get("failure") or "no code")
+            elif status == "does-not-compile":
+                self.not_compiling += 1
+                reason = "does not compile"
+            else:
+                self.programs += 1
+                continue
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+    @property
+    def failures(self) -> int:
+        return self.not_compiling + self.no_code
 
 
 @dataclass
@@ -95,6 +125,7 @@ class SessionHistory:
     last_ts: float | None = None
     resumptions: list[RunResumed] = field(default_factory=list)  # `stop-tui resume`, in order
     reused_requests: int = 0  # LM requests of resumed stretches answered from the log (not sent again)
+    extraction: dict[int, ExtractionCounts] = field(default_factory=dict)  # generation -> samples' fate
 
     @property
     def state(self) -> str:
@@ -202,6 +233,8 @@ def build_history(log: Path, items: Iterable[SessionHeader | Event]) -> SessionH
             history.finished = None
         elif isinstance(event, LMRequestReused):
             history.reused_requests += 1
+        elif isinstance(event, SamplesExtracted):
+            history.extraction.setdefault(event.generation, ExtractionCounts()).add(event)
         elif isinstance(event, EngineError):
             history.engine_errors.append(event.message)
         elif isinstance(event, Notice):

@@ -31,7 +31,7 @@ def render_report(history: SessionHistory, meta_utility_png: str | None, lm_usag
     """The whole report; the PNG names are linked relative to the report (None: no plot)."""
     sections = [
         _title(history), _outcome(history), _configuration(history),
-        _generations(history, meta_utility_png), _lm_use(history, lm_usage_png),
+        _generations(history, meta_utility_png), _lm_use(history, lm_usage_png), _extraction(history),
         _approvals(history), _strategies(history), _diff(history), _notes(history),
     ]
     return "\n\n".join(section for section in sections if section).rstrip() + "\n"
@@ -191,6 +191,22 @@ def _lm_use(history: SessionHistory, png: str | None) -> str:
             "trial it ran (generation 0: scoring the seed). \"all\" also counts requests the log cannot place, "
             "and those of a generation not decided yet. A cost marked ≥ leaves out requests with no known price.")
     return "## LM use and cost per generation\n\n" + plot + note + "\n\n" + _table(header, rows, right=set(range(9)))
+
+
+def _extraction(history: SessionHistory) -> str:
+    """Per generation: how many LM samples gave a program, and why the others gave none."""
+    if not history.extraction:
+        return ""
+    rows = []
+    for generation, counts in sorted(history.extraction.items()):
+        reasons = sorted(counts.reasons.items(), key=lambda item: -item[1])[:3]
+        rows.append([str(generation), str(counts.samples), str(counts.programs), str(counts.not_compiling),
+                     str(counts.no_code), "; ".join(f"{reason} ({n})" for reason, n in reasons) or "—"])
+    return ("## Code taken from LM answers\n\nEvery sample of every LM request, by generation (0: scoring the "
+            "seed): a program that compiles, one that does not (it scores as its syntax error), or no code "
+            "at all. Extraction failures are the last two columns.\n\n"
+            + _table(["generation", "samples", "programs", "do not compile", "no code", "why"], rows,
+                     right={0, 1, 2, 3, 4}))
 
 
 def _approvals(history: SessionHistory) -> str:

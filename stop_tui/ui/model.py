@@ -20,7 +20,7 @@ from ..engine.events import (
 )
 from ..engine.evaluation import program_sha
 from ..engine.lm.base import estimate_tokens
-from ..engine.sandbox.helpers import extract_code
+from ..engine.sandbox.extraction import Extraction, extract_program
 
 # Run states, as the header shows them.
 STARTING, RUNNING, PAUSED, AWAITING, FINISHED, STOPPED, FAILED = (
@@ -154,6 +154,7 @@ class RunModel:
         self._candidate_by_sha8: dict[str, str] = {}
         self.generations: list[GenerationView] = []
         self.solution_scores: dict[str, float] = {}  # program sha -> val utility
+        self._extractions: dict[tuple[str, int], Extraction] = {}  # finished samples, extracted once
         self.errors: list[str] = []
         self.notices: list[str] = []
         self.lm_calls = 0
@@ -421,16 +422,22 @@ class RunModel:
         return list(difflib.unified_diff(old.splitlines(), new.splitlines(), fromfile=(old_sha or "")[:8],
                                          tofile=(new_sha or "")[:8], lineterm=""))
 
-    def sample_code_and_score(self, request: RequestView, choice: int) -> tuple[str, float | None]:
-        """A finished sample's extracted program and, once evaluated on val, its utility."""
-        code = extract_code(request.text(choice))
-        if not code.strip():
-            return "", None
-        sha = program_sha(code)
+    def sample_code_and_score(self, request: RequestView, choice: int) -> tuple[Extraction, float | None]:
+        """A finished sample's extraction (the engine's rules, so it matches the log's
+        SamplesExtracted) and, once its program is evaluated on val, its utility."""
+        key = (request.request_id, choice)
+        extraction = self._extractions.get(key)
+        if extraction is None:
+            extraction = extract_program(request.text(choice))
+            if request.finished is not None:  # a finished sample's text no longer changes
+                self._extractions[key] = extraction
+        if not extraction.code:
+            return extraction, None
+        sha = program_sha(extraction.code)
         if sha in self.solution_scores:
-            return code, self.solution_scores[sha]
+            return extraction, self.solution_scores[sha]
         candidate = next((c for c in self.candidates.values() if c.sha == sha), None)
-        return code, candidate.val if candidate is not None else None
+        return extraction, candidate.val if candidate is not None else None
 
     def budget(self) -> tuple[float | None, int | None]:
         """The run's cost and token budgets, if its config sets them."""

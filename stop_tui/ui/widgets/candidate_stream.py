@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from ...engine.sandbox.extraction import Extraction
 from .. import format as fmt
 from ..model import RequestView, RunModel
 from .improver_source import syntax_theme
@@ -140,13 +141,22 @@ class CandidateStream(Vertical):
                 tail = text.splitlines()[-STREAM_TAIL_LINES:]
                 parts.append(Text("\n".join(tail)))
                 continue
-            code, utility = model.sample_code_and_score(request, choice)
-            label = f"sample {choice + 1}: " + ("no code in the response" if not code else
-                                                 f"score {fmt.score(utility)}" if utility is not None else "awaiting score")
-            parts.append(Rule(label, style="green" if code else "red"))
+            extraction, utility = model.sample_code_and_score(request, choice)
+            code = extraction.code
+            parts.append(Rule(Text(f"sample {choice + 1}: {_sample_label(extraction, utility)}"),
+                              style="green" if extraction.ok else "red"))
             if code:
                 parts.append(Syntax(code, "python", theme=syntax_theme(self.app), background_color="default",
                                     line_numbers=False))
             else:
                 parts.append(Text(text[:2000] or "(empty response)", style="dim"))
         pane.update(Group(*parts))
+
+
+def _sample_label(extraction: Extraction, utility: float | None) -> str:
+    """What became of a finished sample: why it has no program, or its program's score."""
+    if extraction.code is None:
+        return f"no code: {extraction.failure}"
+    if not extraction.ok:
+        return f"does not compile: {extraction.failure}"
+    return f"score {fmt.score(utility)}" if utility is not None else "awaiting score"

@@ -1,0 +1,103 @@
+"""The extraction rules (stop_tui/engine/sandbox/extraction.py), one case each.
+
+tests/test_extraction_corpus.py checks whole answers in the styles real models write; these
+pin the individual rules and the issue's reproduction.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from stop_tui.engine.sandbox.extraction import (
+    EMPTY, FAILED, FENCED, MAX_ANSWER_CHARS, NO_CODE, NOT_COMPILING, NOT_TEXT, UNTERMINATED, WHOLE_ANSWER,
+    extract_code, extract_program,
+)
+
+SEED = (Path(__file__).resolve().parents[1] / "tasks" / "improvers" / "seed.py").read_text()
+F = "```"
+
+
+def test_the_seed_improver_wrapped_as_a_model_writes_it_comes_back_whole():
+    answer = f"Idea: keep the best of several samples.\n{F}python\n{SEED}{F}\n"
+    assert extract_code(answer) == SEED
+    compile(extract_code(answer), "<seed>", "exec")
+
+
+def test_a_bare_fence_line_inside_the_code_does_not_end_the_block():
+    code = f"def ask(p):\n    return f'''\n{F}\n{{p}}\n{F}\n'''\n"
+    assert extract_program(f"Here:\n{F}python\n{code}{F}\nDone.").code == code
+
+
+def test_fences_mid_line_are_code():
+    code = f'FENCE_OPEN = "{F}python"\nprompt = "{F}" + "x"\n'
+    assert extract_code(f"{F}py\n{code}{F}") == code
+
+
+@pytest.mark.parametrize("tag", ["python", "py", "python3", "Python", "PY3", "", "python title=x.py", "{.python}"])
+def test_python_tags(tag):
+    assert extract_program(f"idea\n{F}{tag}\ndef f():\n    return 1\n{F}\nend").code == "def f():\n    return 1\n"
+
+
+def test_tilde_fences_and_backtick_lines_inside_them():
+    code = f"def f():\n    s = '''\n{F}\n'''\n    return s\n"
+    assert extract_code(f"~~~python\n{code}~~~\n") == code
+
+
+def test_a_longer_outer_fence_is_closed_only_by_one_as_long():
+    code = f"x = '''\n{F}\n'''\n"
+    assert extract_code(f"````python\n{code}````\n") == code
+
+
+def test_crlf_and_an_indented_fence_in_a_list():
+    answer = "1. The code:\r\n   ```python\r\n   def f():\r\n       return 1\r\n   ```\r\n2. Done.\r\n"
+    assert extract_code(answer) == "def f():\n    return 1\n"
+
+
+def test_tabs_are_kept():
+    assert extract_code(f"{F}python\ndef f():\n\treturn 1\n{F}") == "def f():\n\treturn 1\n"
+
+
+def test_largest_compiling_python_block_wins_over_larger_other_languages_and_broken_blocks():
+    answer = (f"{F}bash\npip install numpy scipy networkx sympy pandas matplotlib\n{F}\n"
+              f"{F}python\ndef f(:\n    return 'this block is long but broken ..........'\n{F}\n"
+              f"{F}python\ndef f():\n    return 2\n{F}\n")
+    result = extract_program(answer)
+    assert (result.code, result.status) == ("def f():\n    return 2\n", FENCED)
+
+
+def test_a_block_cut_off_by_the_token_limit_is_taken_if_it_compiles():
+    result = extract_program(f"Idea.\n{F}python\ndef f():\n    return 1\n")
+    assert (result.code, result.status) == ("def f():\n    return 1\n", UNTERMINATED)
+
+
+def test_a_cut_off_block_that_does_not_compile_is_kept_for_its_syntax_error():
+    result = extract_program(f"Idea.\n{F}python\ndef f():\n    return (1 +\n")
+    assert result.status == NOT_COMPILING and result.failure.startswith("SyntaxError")
+    assert not result.ok
+
+
+def test_no_fence_whole_answer_only_if_it_defines_something():
+    assert extract_program("def f():\n    return 1\n").status == WHOLE_ANSWER
+    assert extract_program("Hello").status == FAILED  # compiles, but it is a word, not a program
+    assert extract_program("I cannot help with that.").failure == NO_CODE
+
+
+@pytest.mark.parametrize("answer, reason", [
+    ("", EMPTY), ("  \n\t\n", EMPTY), ("\x00\x01\x02binary" * 20, NOT_TEXT), (None, "not text"),
+    ("x" * (MAX_ANSWER_CHARS + 1), "too long"),
+])
+def test_bad_answers_are_failures_with_a_reason(answer, reason):
+    result = extract_program(answer)
+    assert result.code is None and result.status == FAILED and reason in result.failure
+    assert extract_code([answer]) == [""]
+
+
+def test_pathological_nesting_is_a_failure_not_a_crash():
+    deep = "x = " + "(" * 5000 + ")" * 5000
+    result = extract_program(f"{F}python\n{deep}\n{F}")
+    assert result.status == NOT_COMPILING
+
+
+def test_many_fences_stay_cheap():
+    answer = "\n".join(f"{F}python\ndef f{i}(:\n{F}" for i in range(500))
+    assert extract_program(answer).status == NOT_COMPILING
