@@ -109,7 +109,8 @@ class UtilityProxy:
 
     def __call__(self, program) -> float:
         reply = self._conn.request({"op": "utility", "program": str(program)})
-        self.uses = int(reply.get("uses", self.uses + 1))
+        # Replies to calls from several threads may arrive out of order: uses never goes back.
+        self.uses = max(self.uses, int(reply.get("uses", self.uses + 1)))
         if "error" in reply:
             raise RuntimeError(reply["error"])
         return float(reply["value"])
