@@ -308,9 +308,12 @@ class StopRun:
             first_generation, first_attempt = resumed.generation, resumed.attempt
         generation = first_generation - 1
         state, reason = "finished", f"completed {self.config.iterations} iterations"
+        seed_scoring: asyncio.Future[CandidateScore] | None = None
         try:
-            if current is None:  # the seed is not scored yet
-                current = await self.meta_utility.score(current_source, 0, "g0-seed")
+            if current is None:
+                # The seed's meta-utility is needed only to decide generation 1, so it is scored
+                # while that generation's improvement step runs, not before it.
+                seed_scoring = asyncio.ensure_future(self.meta_utility.score(current_source, 0, "g0-seed"))
             for generation in range(first_generation, self.config.iterations + 1):
                 if self._stop_requested:
                     state, reason = "stopped", "stopped on request"
@@ -322,8 +325,11 @@ class StopRun:
                     break
                 attempt, retry = (first_attempt if generation == first_generation else 1), True
                 while retry:  # the user may reject a proposal and run the step again
-                    current_source, current, retry = await self._generation(generation, attempt, current_source, current)
+                    current_source, current, retry = await self._generation(
+                        generation, attempt, current_source, current or seed_scoring)
                     attempt += 1
+            if current is None:  # no generation ran: the seed's score is still the run's result
+                current = await seed_scoring
             shutdown = self.gateway.shutdown
             if state == "finished" and shutdown is not None:  # it came during the last generation
                 state, reason = shutdown.state, f"{shutdown.reason} (in generation {generation}, the last)"
@@ -335,6 +341,8 @@ class StopRun:
             raise
         finally:
             # Scorings an improver started and never waited for would outlive the sandbox pool.
+            if seed_scoring is not None and not seed_scoring.done():
+                seed_scoring.cancel()
             self.meta_utility.cancel_all()
             self.evaluator.cancel_all()
             usage = self.gateway.usage
@@ -349,11 +357,17 @@ class StopRun:
                           usage=self.gateway.usage)
 
     async def _generation(self, generation: int, attempt: int, current_source: str,
-                          current: CandidateScore) -> tuple[str, CandidateScore, bool]:
-        """One generation: (improver now current, its score, whether the user asked to retry)."""
-        self.bus.publish(GenerationStarted(generation=generation, improver_sha=current.sha, attempt=attempt))
+                          current: CandidateScore | asyncio.Future[CandidateScore]
+                          ) -> tuple[str, CandidateScore, bool]:
+        """One generation: (improver now current, its score, whether the user asked to retry).
+        The current improver's score may still be on its way (the seed's): it is awaited only
+        once the improvement step has run, when the decision needs it."""
+        current_sha = self.programs.record(current_source, "improver")
+        self.bus.publish(GenerationStarted(generation=generation, improver_sha=current_sha, attempt=attempt))
         label = f"g{generation}" if attempt == 1 else f"g{generation}a{attempt}"
         outcome, lm_budget, utility_budget = await self._improvement_step(generation, label, current_source)
+        if isinstance(current, asyncio.Future):
+            current = await current
         returned_sha = self.programs.record(outcome.result, "improver") if outcome.result else None
         usage = self.gateway.usage_for([f"{label}/step"])
         self.bus.publish(ImproverRunFinished(
