@@ -57,13 +57,14 @@ class Step:
     """One decided attempt of a generation, with the LM requests made for it."""
 
     generation: int
-    source: str | None  # the proposal; None: the improver failed
+    source: str | None  # the proposal; None: the improver failed (or, with unchanged, returned itself)
     val: float = 0.0
     test: float = 0.0
     action: str = ""  # default: what the rule says (approve when val beats the current one)
     decided_by: str = "rule"
     attempt: int = 1
     requests: list[tuple[int, int, float | None]] = field(default_factory=list)  # (prompt, completion, cost)
+    unchanged: bool = False  # the improver returned itself unchanged (no error, nothing proposed)
 
 
 @dataclass
@@ -111,6 +112,14 @@ def scenario_events(s: Scenario, t0: float = 1_700_000_000.0) -> list[Event]:
         g = step.generation
         events.append(GenerationStarted(ts=ts(), generation=g, improver_sha=current[0], attempt=step.attempt))
         requests(g, step.requests)
+        if step.unchanged:  # as the engine logs it: decided by the rule, the user is not asked
+            events.append(ImproverRunFinished(ts=ts(), generation=g, improver_sha=current[0], returned_sha=current[0],
+                                              lm_calls=len(step.requests), utility_calls=1, duration_s=1.0, error=None))
+            events.append(GenerationDecided(ts=ts(), generation=g, accepted=False, decided_by="rule",
+                                            reason="the improver returned itself unchanged", current_sha=current[0],
+                                            current_val=current[1], current_test=current[2], attempt=step.attempt,
+                                            action="reject"))
+            continue
         if step.source is None:
             events.append(ImproverRunFinished(ts=ts(), generation=g, improver_sha=current[0], returned_sha=None,
                                               lm_calls=len(step.requests), utility_calls=0, duration_s=1.0,

@@ -127,8 +127,10 @@ def test_approvals_and_outcome(full_report):
     markdown = full_report[1]
     approvals = section(markdown, "Approvals")
     assert approvals.count("\n- ") == 5
-    assert "**Generation 3**: no proposal: the improver failed; rejected by the acceptance rule: the improver failed: ZeroDivisionError" in approvals
-    assert "**Generation 4, attempt 2**" in approvals and "approved by the user: approve by user." in approvals
+    assert ("**Generation 3**: no proposal: the improver failed (ZeroDivisionError: division by zero); "
+            "rejected by the acceptance rule.") in approvals
+    assert "**Generation 4, attempt 2**" in approvals and "; approved by the user.\n" in approvals + "\n"
+    assert "by the user:" not in approvals  # the user's decision is not explained by repeating it
     outcome = section(markdown, "Outcome")
     assert "The run **finished** (run finished) after 4 generations." in outcome
     assert "**val 0.750 / test 0.710** against the seed's 0.400 / 0.380 (val +0.350, test +0.330)" in outcome
@@ -249,3 +251,21 @@ def test_a_long_run_keeps_its_strategies_table_to_improvers_that_were_current(tm
     assert "the labels of the 29 rejected proposals not shown here" in strategies
     assert [row["improver"].strip("`") for row in table(strategies)] == [program_sha(SEED_SOURCE)[:8], program_sha(BEAM)[:8]]
     assert len(table(section(markdown, "Meta-utility per generation"))) == 31
+
+
+def test_report_wording_for_an_unchanged_improver_and_a_better_proposal_the_user_rejected(tmp_path, capsys):
+    scenario = Scenario(seed_val=0.65, seed_test=0.6, steps=[
+        Step(1, BEAM, val=1.0, test=0.9, action="reject", decided_by="user"),
+        Step(2, None, unchanged=True),
+        Step(3, ANNEALING, val=1.0, test=0.95, action="reject", decided_by="user"),
+    ])
+    log = write_session(tmp_path / "s", scenario_events(scenario))
+    code, _out, err = report(capsys, log.parent)
+    assert code == 0, err
+    markdown = (log.parent / "report" / "report.md").read_text()
+    approvals = section(markdown, "Approvals")
+    assert "**Generation 2**: no proposal: the improver returned itself unchanged." in approvals
+    assert "failed" not in approvals
+    outcome = section(markdown, "Outcome")
+    assert "no proposal beat it" not in outcome
+    assert "the user rejected" in outcome and "(val 1.000), which scored higher" in outcome

@@ -89,8 +89,13 @@ def _outcome(history: SessionHistory) -> str:
     if best is None:
         lines.append("No improver was scored, so there is no best one.")
     elif seed is None or best is seed:
+        rejected_better = [r for r in history.records if r.action != SEED and not r.accepted
+                           and r.proposed_val is not None and r.proposed_val > best.current_val]
+        why = ("the user rejected " + ", ".join(f"{short(r.proposed_sha)} (val {fmt_score(r.proposed_val)})"
+                                                for r in rejected_better) + ", which scored higher"
+               if rejected_better else "no proposal beat it")
         lines.append(f"The best approved improver is the seed {short(best.current_sha)} "
-                     f"(val {fmt_score(best.current_val)}, test {fmt_score(best.current_test)}): no proposal beat it.")
+                     f"(val {fmt_score(best.current_val)}, test {fmt_score(best.current_test)}): {why}.")
     else:
         lines.append(
             f"The best approved improver, {short(best.current_sha)} from generation {best.generation}, scores "
@@ -216,11 +221,23 @@ def _approvals(history: SessionHistory) -> str:
     lines = ["## Approvals", ""]
     for r in decisions:
         attempt = f", attempt {r.attempt}" if r.attempt > 1 else ""
-        proposed = (f"proposed {short(r.proposed_sha)} (val {fmt_score(r.proposed_val)})" if r.proposed_sha
-                    else "no proposal: the improver failed")
-        lines.append(f"- **Generation {r.generation}{attempt}**: {proposed}; {ACTIONS.get(r.action, r.action)} "
-                     f"by {DECIDERS.get(r.decided_by, r.decided_by)}: {_cell(r.reason).rstrip('.')}.")
+        lines.append(f"- **Generation {r.generation}{attempt}**: {_proposal_and_decision(r)}.")
     return "\n".join(lines)
+
+
+def _proposal_and_decision(r: GenerationRecord) -> str:
+    """What a generation proposed and what became of it, without saying anything twice."""
+    decided = f"{ACTIONS.get(r.action, r.action)} by {DECIDERS.get(r.decided_by, r.decided_by)}"
+    reason = _cell(r.reason).rstrip(".")
+    if r.proposed_sha:
+        proposal = f"proposed {short(r.proposed_sha)} (val {fmt_score(r.proposed_val)})"
+    elif r.improver_error:
+        return f"no proposal: the improver failed ({_cell(r.improver_error.strip().splitlines()[-1][:200])}); {decided}"
+    else:  # no error: the step returned nothing new (e.g. the improver itself, unchanged)
+        return f"no proposal: {reason}"
+    if r.decided_by == "user":  # the rule's reason would repeat "approved by the user"
+        return f"{proposal}; {decided}"
+    return f"{proposal}; {decided}: {reason}"
 
 
 def _strategies(history: SessionHistory) -> str:
