@@ -179,10 +179,10 @@ def test_scripted_run_json_matches_the_generation_table(scripted_log, capsys):
     assert len(data["generations"]) == len(rows) == 3
     for exported, row in zip(data["generations"], rows):
         assert exported["generation"] == row.generation
-        assert (exported["proposed_sha"], exported["proposed_val"], exported["proposed_test"]) == \
-            (row.proposed_sha, row.proposed_val, row.proposed_test)
-        assert (exported["current_sha"], exported["current_val"], exported["current_test"]) == \
-            (row.current_sha, row.current_val, row.current_test)
+        # The export prints 15 significant digits (no float noise): equal to the table's numbers to that.
+        assert exported["proposed_sha"] == row.proposed_sha and exported["current_sha"] == row.current_sha
+        for name in ("proposed_val", "proposed_test", "current_val", "current_test"):
+            assert exported[name] == pytest.approx(getattr(row, name), rel=1e-14, abs=1e-14), name
         assert (exported["accepted"], exported["decided_by"], exported["reason"]) == (row.accepted, row.decided_by, row.reason)
         assert (exported["lm"]["calls"], exported["lm"]["completion_tokens"]) == (row.lm_calls, row.completion_tokens)
     assert data["lm"]["calls"] == sum(row.lm_calls for row in rows)
@@ -255,3 +255,11 @@ def test_strategies_structural_patterns():
     assert found["early stopping"].startswith("line 13: if best_score >= 0.99: break")
     assert "lru_cache" in found["caching"]
     assert "simulated annealing" not in found  # exp() of something that is not named like a temperature
+
+
+def test_json_prints_no_float_noise():
+    from stop_tui.commands.export import without_float_noise
+
+    noisy = {"val": 0.1 + 0.2, "scores": [0.6504999999999999, 2], "ts": 1796056303.5887809, "n": None}
+    assert json.dumps(without_float_noise(noisy)) == (
+        '{"val": 0.3, "scores": [0.6505, 2], "ts": 1796056303.58878, "n": null}')

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     errors = Console(stderr=True)
     history = open_history(args.session, lambda notice: errors.print(f"stop-tui: {notice}", markup=False, highlight=False))
     if args.json:
-        text = json.dumps(summary_dict(history), indent=2) + "\n"
+        text = json.dumps(without_float_noise(summary_dict(history)), indent=2) + "\n"
         what = "session summary"
     else:
         sha, what = _chosen_improver(history, args)
@@ -68,3 +68,15 @@ def _chosen_improver(history, args: argparse.Namespace) -> tuple[str, str]:
         return history.seed_sha, f"seed improver {history.seed_sha[:8]}"
     span = "only generation 0 (the seed)" if last == 0 else f"generations 0 to {last}"
     raise UsageError(f"generation {k} is not in {history.log}: it has {span}.")
+
+
+def without_float_noise(value):
+    """The same data with floats at 15 significant digits, so a mean prints 0.6505, not
+    0.6504999999999999 (summing in another order differs in the last bits)."""
+    if isinstance(value, float):
+        return float(f"{value:.15g}")
+    if isinstance(value, dict):
+        return {key: without_float_noise(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_float_noise(item) for item in value]
+    return value
