@@ -41,6 +41,14 @@ async def test_theme_choice_is_remembered(tmp_path):
         assert again.theme == "stop-light"
 
 
+async def test_a_first_launch_writes_no_config_file(tmp_path):
+    app = recorded_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert app.theme == "stop-dark"
+    assert not (tmp_path / "config.toml").exists()
+
+
 async def test_a_broken_theme_file_is_skipped_with_a_notice(tmp_path):
     themes = tmp_path / "themes"
     themes.mkdir()

@@ -149,9 +149,16 @@ class StopApp(App[int]):
             wanted = DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
+        self._remembered_theme = self.settings.theme or wanted
         self.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def _theme_changed(self, theme: Theme) -> None:
+        # The signal also reports the theme set at start: only a switch by the user is written,
+        # so a first launch leaves no config file behind (as the README says).
+        if theme.name == self._remembered_theme:
+            self.improver.show(self.model, force=True)
+            return
+        self._remembered_theme = theme.name
         try:
             self.settings.remember_theme(theme.name)
         except OSError as exc:
