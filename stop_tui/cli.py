@@ -25,6 +25,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message[0].upper() + message[1:] + f" (see {self.prog} --help)")
 
 
+class _HelpWithDefaults(argparse.HelpFormatter):
+    """Every option's help ends with its default, where it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("%(default)" in text or not action.option_strings or default in (None, False, [], argparse.SUPPRESS)
+                or "default" in text):
+            return text
+        return f"{text} (default: %(default)s)".lstrip()
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     parser = _Parser(prog="stop-tui", description="Run and watch STOP recursive self-improvement of code.")
     parser.add_argument("--version", action="version", version=f"stop-tui {__version__}")
@@ -32,7 +44,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     commands = {}
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(f".commands.{module_name}", __package__)
-        module.add_arguments(subparsers.add_parser(module.NAME, help=module.HELP))
+        module.add_arguments(subparsers.add_parser(module.NAME, help=module.HELP, formatter_class=_HelpWithDefaults))
         commands[module.NAME] = module
     return parser, commands
 

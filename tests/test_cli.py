@@ -96,3 +96,22 @@ def test_headless_run_prints_the_generation_table(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Generations (model: scripted)" in result.stdout
     assert (session / "session.jsonl").exists()
+
+
+def test_every_option_of_every_command_has_help_and_run_help_shows_defaults(capsys):
+    import argparse
+
+    import pytest as _pytest
+
+    from stop_tui.cli import build_parser
+
+    parser, _ = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"{name} {action.option_strings[0]}" for name, sub in subparsers.choices.items()
+               for action in sub._actions if action.option_strings and not action.help]
+    assert missing == []
+    with _pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "LM calls per improver run (default: 4)" in out
+    assert "(default: 0.7)" in out and "(default: None)" not in out

@@ -22,7 +22,7 @@ DEMO_CHUNK_DELAY_S = 0.03  # per streamed line
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", type=Path, help="session directory (default: a new one under ./stop-sessions)")
-    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=3, help="generations T of the demo run")
     add_view_options(parser)
 
 

@@ -17,11 +17,11 @@ HELP = "score a solution with a task's hidden scorer"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", required=True)
-    parser.add_argument("--solution", required=True, type=Path)
-    parser.add_argument("--split", choices=("val", "test"), default="val")
+    parser.add_argument("--task", required=True, help="the task to score on (stop-tui tasks lists them)")
+    parser.add_argument("--solution", required=True, type=Path, help="a Python file defining the task's entry function")
+    parser.add_argument("--split", choices=("val", "test"), default="val", help="which hidden instances score it")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--tasks-dir", type=Path, action="append", default=[])
+    parser.add_argument("--tasks-dir", type=Path, action="append", default=[], help="extra task folders (repeatable)")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

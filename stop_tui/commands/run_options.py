@@ -19,7 +19,8 @@ _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
-    parser.add_argument("--task", default=d.task)
+    parser.add_argument("--task", default=d.task,
+                        help="the downstream task whose seed the meta-utility improves (stop-tui tasks lists them)")
     parser.add_argument("--tasks-dir", type=Path, action="append", default=[], help="extra task folders (repeatable)")
     parser.add_argument("--model", default=d.model,
                         help="any litellm model string (openai/gpt-4o-mini, anthropic/...), 'local' (embedded "
@@ -28,20 +29,26 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", type=Path, help="session directory (default: a new one under ./stop-sessions)")
     parser.add_argument("--iterations", type=int, default=d.iterations, help="generations T")
     parser.add_argument("--lm-calls", type=int, default=d.lm_calls, help="LM calls per improver run")
-    parser.add_argument("--samples-per-call", type=int, default=d.samples_per_call)
+    parser.add_argument("--samples-per-call", type=int, default=d.samples_per_call,
+                        help="most responses in one LM call (language_model.max_responses_per_call)")
     parser.add_argument("--utility-budget", type=int, default=d.utility_budget, help="downstream utility calls per improver run")
     parser.add_argument("--meta-utility-budget", type=int, default=d.meta_utility_budget, help="meta-utility calls per step")
     parser.add_argument("--meta-tests", type=int, default=d.meta_tests, help="improver runs averaged by the meta-utility")
-    parser.add_argument("--temperature", type=float, default=d.temperature)
+    parser.add_argument("--temperature", type=float, default=d.temperature,
+                        help="sampling temperature of the seed improver's LM calls")
     parser.add_argument("--max-response-tokens", type=int, default=d.max_response_tokens,
                         help="most tokens in one LM response")
     parser.add_argument("--accept", choices=(ACCEPT_IMPROVED, ACCEPT_ANY), default=d.accept,
                         help="'improved': keep the current improver unless a candidate beats it on val; 'any': the reference's rule")
-    parser.add_argument("--improver-timeout", type=float, help="seconds for the improvement step")
-    parser.add_argument("--trial-timeout", type=float, help="seconds for one meta-utility trial")
+    parser.add_argument("--improver-timeout", type=float,
+                        help=f"seconds for the improvement step (default {d.improver_timeout_s:g}; "
+                             f"{SCRIPTED_TIMEOUTS['improver_timeout_s']:g} for --model scripted)")
+    parser.add_argument("--trial-timeout", type=float,
+                        help=f"seconds for one meta-utility trial (default {d.trial_timeout_s:g}; "
+                             f"{SCRIPTED_TIMEOUTS['trial_timeout_s']:g} for --model scripted)")
     parser.add_argument("--max-concurrency", type=int,
                         help=f"LM requests in flight at once, run-wide (default {d.max_concurrency}; 1 for --model local)")
-    parser.add_argument("--seed", type=int, default=d.seed, help="seed of the scripted backend")
+    parser.add_argument("--seed", type=int, default=d.seed, help="seed of the scripted backend's draws")
     add_model_options(parser)
 
 

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, help="the Markdown report (default: ./transfer-<time>.md)")
     parser.add_argument("--session", type=Path, help="session directory (default: a new one under ./stop-sessions)")
     parser.add_argument("--lm-calls", type=int, default=d.lm_calls, help="LM calls per improver run")
-    parser.add_argument("--samples-per-call", type=int, default=d.samples_per_call)
+    parser.add_argument("--samples-per-call", type=int, default=d.samples_per_call,
+                        help="most responses in one LM call (language_model.max_responses_per_call)")
     parser.add_argument("--utility-budget", type=int, default=d.utility_budget, help="downstream utility calls per improver run")
     parser.add_argument("--trial-timeout", type=float, help="seconds for one improver run (default "
                         f"{d.trial_timeout_s:g}; {SCRIPTED_TRIAL_TIMEOUT_S:g} with --model scripted)")
