@@ -103,7 +103,7 @@ def test_every_option_of_every_command_has_help_and_run_help_shows_defaults(caps
 
     import pytest as _pytest
 
-    from stop_tui.cli import build_parser
+    from stop_tui.cli import build_parser, main
 
     parser, _ = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
