@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from rich.console import Console
@@ -15,6 +16,10 @@ from .engine.lm.models import ModelError
 from .engine.sandbox.pool import SandboxError
 from .engine.session import SessionError
 from .engine.tasks import TaskError
+
+# Output to a pipe or file has no terminal to fit: Rich would squeeze it to 80 columns and cut
+# the very values a user copies (session names, scores). Wide enough for any table we print.
+PIPE_WIDTH = 400
 
 # Errors whose message is already one sentence for a user.
 USER_ERRORS = (UsageError, TaskError, SessionError, ModelError, SandboxError)
@@ -49,9 +54,19 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, commands
 
 
+def console_for(stream) -> Console:
+    """A console for stdout or stderr: the terminal's width, or PIPE_WIDTH when it is not a
+    terminal (unless COLUMNS says otherwise)."""
+    stderr = stream is sys.stderr
+    is_terminal = hasattr(stream, "isatty") and stream.isatty()
+    if is_terminal or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPE_WIDTH)
+
+
 def main(argv: list[str] | None = None) -> int:
-    console = Console()
-    errors = Console(stderr=True)
+    console = console_for(sys.stdout)
+    errors = console_for(sys.stderr)
     try:
         parser, commands = build_parser()
         args = parser.parse_args(argv)
