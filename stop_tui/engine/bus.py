@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from .events import Event
+from .events import EngineError, Event
 
 Handler = Callable[[Event], Awaitable[None] | None]
 
@@ -27,13 +27,19 @@ class EventBus:
         self._tasks.append(asyncio.create_task(self._pump(queue, handler)))
 
     async def _pump(self, queue: asyncio.Queue[Event | None], handler: Handler) -> None:
+        reported = False
         while (event := await queue.get()) is not None:
             try:
                 result = handler(event)
                 if result is not None:
                     await result
-            except Exception as exc:  # a broken subscriber must not stop the run
+            except Exception as exc:  # a broken subscriber must not stop the run, nor fail in silence
                 self._errors.append(exc)
+                if not reported:  # once per subscriber: a handler failing on every event would flood
+                    reported = True
+                    name = getattr(handler, "__qualname__", type(handler).__name__)
+                    self.publish(EngineError(message=f"an event subscriber ({name}) failed: {type(exc).__name__}: "
+                                                     f"{exc}; it may miss later events"))
             finally:
                 queue.task_done()
         queue.task_done()
