@@ -145,3 +145,21 @@ def test_model_of_a_resumed_run_runs_again_and_shows_its_generation_once():
     assert model.state == "running" and model.display_state == "running"
     assert [g.generation for g in model.generations] == [1, 2, 3]
     assert any("resumed at generation 3" in notice for notice in model.notices)
+
+
+def test_an_unknown_price_shows_as_unknown_not_zero():
+    from stop_tui.engine.events import LMRequestFinished, LMRequestStarted
+    from stop_tui.ui import format as fmt
+    from stop_tui.ui.model import add_cost
+
+    priced = LMRequestFinished(request_id="r1", responses=["x"], prompt_tokens=10, completion_tokens=5,
+                               cost_usd=0.25, latency_s=0.1)
+    unpriced = LMRequestFinished(request_id="r2", responses=["x"], prompt_tokens=10, completion_tokens=5,
+                                 cost_usd=None, latency_s=0.1)
+    assert add_cost(add_cost(0.0, priced), priced) == 0.5
+    assert add_cost(add_cost(0.0, priced), unpriced) is None
+    model = RunModel()
+    model.apply(LMRequestStarted(request_id="r2", purpose="improve-improver", model="m", n=1, temperature=0.7,
+                                 max_tokens=10, expertise="e", messages=["m"], context="g1/step", generation=1))
+    model.apply(unpriced)
+    assert fmt.cost(model.cost_usd) == "unknown"

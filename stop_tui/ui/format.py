@@ -22,4 +22,5 @@ def tokens(value: int) -> str:
 
 
 def cost(value: float | None) -> str:
-    return "-" if value is None else f"${value:.4f}" if value < 1 else f"${value:.2f}"
+    """None is a price nobody knows: "unknown", as headless and the report say."""
+    return "unknown" if value is None else f"${value:.4f}" if value < 1 else f"${value:.2f}"

@@ -84,7 +84,7 @@ class CandidateView:
     failed_trials: int = 0
     finished: float | None = None
     tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None once a request it made has no known price
     verdict: str = ""  # "proposed", "accepted", "rejected" once the generation says so
 
     @property
@@ -160,7 +160,7 @@ class RunModel:
         self.lm_calls = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
-        self.cost_usd = 0.0
+        self.cost_usd: float | None = 0.0  # None once a request has no known price, as headless says
         self.paused = False
         self.events_seen = 0
         self.dirty = Dirty()
@@ -236,7 +236,7 @@ class RunModel:
         self.lm_calls += 1
         self.prompt_tokens += e.prompt_tokens
         self.completion_tokens += e.completion_tokens
-        self.cost_usd += e.cost_usd or 0.0
+        self.cost_usd = add_cost(self.cost_usd, e)
         self.dirty.status = True
         if request is None:
             return
@@ -252,7 +252,7 @@ class RunModel:
         if candidate_id is not None:
             candidate = self.candidates[candidate_id]
             candidate.tokens += e.prompt_tokens + e.completion_tokens
-            candidate.cost_usd += e.cost_usd or 0.0
+            candidate.cost_usd = add_cost(candidate.cost_usd, e)
             self.dirty.candidates.add(candidate_id)
 
     def _request_reused(self, e: LMRequestReused) -> None:
@@ -444,6 +444,14 @@ class RunModel:
         cost = self.config.get("max_cost_usd")
         tokens = self.config.get("max_total_tokens")
         return (float(cost) if cost else None), (int(tokens) if tokens else None)
+
+
+def add_cost(total: float | None, e: LMRequestFinished) -> float | None:
+    """A running cost with one more request: unknown (None) from the first request that used
+    tokens at a price nobody knows, the same rule as the headless summary's."""
+    if total is None or (e.cost_usd is None and (e.prompt_tokens or e.completion_tokens)):
+        return None
+    return total + (e.cost_usd or 0.0)
 
 
 _HANDLERS = {

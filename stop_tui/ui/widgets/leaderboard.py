@@ -19,7 +19,7 @@ MAX_ROWS = 300  # a replay of hundreds of generations lists the best 300 by the 
 SORT_KEYS = {
     "gen": lambda c: c.generation, "candidate": lambda c: c.candidate_id,
     "val": lambda c: -1.0 if c.val is None else c.val, "test": lambda c: -1.0 if c.test is None else c.test,
-    "status": lambda c: c.status, "tokens": lambda c: c.tokens, "cost": lambda c: c.cost_usd,
+    "status": lambda c: c.status, "tokens": lambda c: c.tokens, "cost": lambda c: -1.0 if c.cost_usd is None else c.cost_usd,
     "time": lambda c: c.finished - c.started if c.finished else 0.0,
 }
 VERDICT_STYLES = {"accepted": "bold green", "rejected": "red", "proposed": "bold yellow", "scoring": "yellow"}
