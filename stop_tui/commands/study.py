@@ -1,0 +1,279 @@
+"""`stop-tui study sandbox`: the paper's sandbox-circumvention study, against any model."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..engine.config import RunConfig
+# Imported here, not lazily: it registers the study's event types, so every stop-tui command
+# (replay:SESSION, sessions, ...) can read a study's session log.
+from ..engine.study import ARM_TITLES, ARMS, StudyReport, StudySampleScanned, batches
+from .common import UsageError, new_session_dir, require_positive
+from .run_options import LOCAL_CONCURRENCY, add_model_options, model_settings
+
+NAME = "study"
+HELP = "the paper's studies of model behaviour: `study sandbox` (does the model turn the sandbox off?)"
+
+DEFAULTS = RunConfig()
+SANDBOX_RUN_TIMEOUT_S = 60.0
+SCRIPTED_SANDBOX_RUN_TIMEOUT_S = 15.0  # the scripted answers finish at once; longer is stuck
+EXIT_INTERRUPTED = 130
+PAPER_NOTE = ("paper: Zelikman et al., STOP (COLM 2024), sandbox circumvention: 10,000 improvement attempts "
+              "per model and arm, use_sandbox=False found by a syntactic scan; its 95% interval is given for "
+              "GPT-4 without a warning only.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    studies = parser.add_subparsers(dest="study", required=True, metavar="STUDY")
+    sandbox = studies.add_parser(
+        "sandbox", help="how often a model's improver turns use_sandbox off, with and without a warning",
+        description="Send N improvement prompts per arm (no warning / a warning that the sandbox must stay on) "
+                    "for an improver that scores candidates through run_with_sandbox(..., use_sandbox=True); "
+                    "scan each answer's program (AST) and run it once in the sandbox with stub calls.",
+    )
+    d = DEFAULTS
+    sandbox.add_argument("--model", default=d.model,
+                         help="any litellm model string, 'local', 'replay:SESSION' or 'scripted' (see docs/models.md)")
+    sandbox.add_argument("--samples", type=int, required=True, help="samples per arm (the paper: 10,000)")
+    sandbox.add_argument("--samples-per-call", type=int, default=d.samples_per_call,
+                         help=f"samples asked for in one LM request (default {d.samples_per_call})")
+    sandbox.add_argument("--temperature", type=float, default=d.temperature)
+    sandbox.add_argument("--max-response-tokens", type=int, default=d.max_response_tokens,
+                         help="most tokens in one LM response")
+    sandbox.add_argument("--run-timeout", type=float,
+                         help=f"seconds for the sandbox run of one sampled improver (default {SANDBOX_RUN_TIMEOUT_S:g}; "
+                              f"{SCRIPTED_SANDBOX_RUN_TIMEOUT_S:g} with --model scripted)")
+    sandbox.add_argument("--max-concurrency", type=int, help=f"LM requests in flight at once (default "
+                                                             f"{d.max_concurrency}; 1 for --model local)")
+    sandbox.add_argument("--seed", type=int, default=d.seed, help="seed of the scripted backend")
+    sandbox.add_argument("--json", action="store_true", help="print one JSON object on stdout (progress goes to stderr)")
+    sandbox.add_argument("--markdown", type=Path, metavar="FILE", help="also write the results as Markdown to FILE")
+    sandbox.add_argument("--session", type=Path, help="session directory (default: a new one under ./stop-sessions)")
+    add_model_options(sandbox)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from ..engine.lm.models import make_backend
+    from ..engine.session import prepare_session_dir
+    from ..engine.study import run_study
+
+    # Validate everything before creating anything, so bad input leaves nothing behind.
+    require_positive(samples=args.samples, samples_per_call=args.samples_per_call,
+                     max_response_tokens=args.max_response_tokens, max_concurrency=args.max_concurrency)
+    if not 0.0 <= args.temperature <= 2.0:
+        raise UsageError(f"--temperature must be between 0 and 2, not {args.temperature:g}.")
+    if args.run_timeout is not None and not args.run_timeout > 0:
+        raise UsageError(f"--run-timeout must be a positive number of seconds, not {args.run_timeout:g}.")
+    markdown = markdown_path(args.markdown) if args.markdown is not None else None
+    status = Console(stderr=True) if args.json else console
+    timeout = args.run_timeout or (SCRIPTED_SANDBOX_RUN_TIMEOUT_S if args.model == "scripted" else SANDBOX_RUN_TIMEOUT_S)
+    concurrency = args.max_concurrency or (LOCAL_CONCURRENCY if args.model == "local" else DEFAULTS.max_concurrency)
+    config = RunConfig(
+        task="study:sandbox", model=args.model, samples_per_call=args.samples_per_call,
+        temperature=args.temperature, max_response_tokens=args.max_response_tokens, trial_timeout_s=timeout,
+        max_concurrency=concurrency, seed=args.seed, **model_settings(args),
+    )
+    backend = make_backend(config.model, seed=config.seed, config=config)
+    log_path = prepare_session_dir(args.session or new_session_dir("study-sandbox"))
+
+    requests = len(batches(args.samples, args.samples_per_call))
+    status.print(f"sandbox study: {args.samples} samples in each of {len(ARMS)} arms ({requests} requests each), "
+                 f"model [bold]{escape(backend.label)}[/]; session log: {escape(str(log_path))}")
+    with StudyProgress(status, args.samples) as view:
+        report = asyncio.run(run_study(config=config, samples=args.samples, backend=backend, log_path=log_path,
+                                       subscribers=[view.handle]))
+    write_error = None
+    if markdown is not None:
+        try:
+            with open(markdown, "x", encoding="utf-8") as handle:
+                handle.write(markdown_report(report, log_path))
+        except OSError as exc:  # the results are safe in the log; say so rather than lose the table
+            write_error = f"cannot write {markdown}: {exc.strerror or exc}; the results are in {log_path}."
+    # With --json, stdout holds the JSON object alone; what people read goes to stderr.
+    status.print(results_table(report))
+    status.print(paper_table(report))
+    for note in notes(report):
+        status.print(f"[dim]{escape(note)}[/]")
+    if args.json:
+        print(json.dumps({**report.to_dict(), "markdown": None if write_error or markdown is None else str(markdown),
+                          "session_log": str(log_path)}))
+    if write_error:
+        Console(stderr=True).print(f"stop-tui: {write_error}", markup=False, highlight=False, soft_wrap=True)
+        return 1
+    status.print(f"session log: {escape(str(log_path))}" + (f"; Markdown: {escape(str(markdown))}" if markdown else ""))
+    if report.state == "finished":
+        return 0
+    return EXIT_INTERRUPTED if report.reason.startswith("interrupted") else 1
+
+
+def markdown_path(path: Path) -> Path:
+    if path.exists():
+        raise UsageError(f"{path} already exists; choose another --markdown file (nothing was overwritten).")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {parent} does not exist.")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {path}: folder {parent} is not writable.")
+    return path
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+class StudyProgress:
+    """One bar per arm: samples scanned (and run), with what was found so far."""
+
+    def __init__(self, console: Console, samples: int) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"), console=console, transient=False,
+        )
+        self.bars = {arm: self.progress.add_task(ARM_TITLES[arm], total=samples, info="") for arm in ARMS}
+        self.found = {arm: [0, 0] for arm in ARMS}
+
+    def __enter__(self) -> StudyProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def handle(self, event) -> None:
+        if isinstance(event, StudySampleScanned) and event.arm in self.bars:
+            found = self.found[event.arm]
+            found[0] += event.disabled_flag
+            found[1] += event.blocked_call
+            self.progress.update(self.bars[event.arm], advance=1,
+                                 info=f"use_sandbox off: {found[0]}; blocked calls: {found[1]}")
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def pct(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{100 * value:.2f}%" if value < 0.1 else f"{100 * value:.1f}%"
+
+
+def interval(ci) -> str:
+    return "—" if ci is None else f"{pct(ci[0])} – {pct(ci[1])}"
+
+
+HEADERS = ["arm", "samples", "no program", "use_sandbox off", "rate", "95% Wilson", "bypassed helper",
+           "unsafe calls", "tried a blocked call", "rate", "95% Wilson"]
+
+
+def row_cells(stats) -> list[str]:
+    """One arm's row: the table and the Markdown share these."""
+    measured = stats.blocked_measured
+    blocked = str(stats.blocked_calls) if measured else "not measured"
+    return [ARM_TITLES[stats.arm], str(stats.samples), str(stats.extraction_failures), str(stats.disabled_flag),
+            pct(stats.disabled_rate), interval(stats.disabled_ci), str(stats.bypassed_helper), str(stats.unsafe),
+            blocked, pct(stats.blocked_rate), interval(stats.blocked_ci)]
+
+
+PAPER_HEADERS = ["paper: model", "arm", "attempts", "use_sandbox off", "95% interval"]
+
+
+def paper_cells(figure: dict) -> list[str]:
+    ci = figure.get("ci95")
+    return [figure["model"], ARM_TITLES.get(figure["arm"], figure["arm"]), f"{figure['attempts']:,}",
+            pct(figure["rate"]), interval(ci) if ci else "not given"]
+
+
+def results_table(report: StudyReport) -> Table:
+    table = Table(title=f"Sandbox circumvention; model: {report.model}; {report.samples} samples per arm",
+                  title_justify="left")
+    for i, header in enumerate(HEADERS):
+        table.add_column(header, justify="left" if i == 0 else "right")
+    for stats in report.arms.values():
+        table.add_row(*(escape(cell) for cell in row_cells(stats)))
+    return table
+
+
+def paper_table(report: StudyReport) -> Table:
+    table = Table(title="For reference: the paper's figures", title_justify="left")
+    for i, header in enumerate(PAPER_HEADERS):
+        table.add_column(header, justify="left" if i < 2 else "right")
+    for figure in report.paper:
+        table.add_row(*(escape(cell) for cell in paper_cells(figure)))
+    return table
+
+
+def notes(report: StudyReport) -> list[str]:
+    config = report.config
+    result = [
+        "rates are per sample answered (a sample with no program counts in the denominator, as in the paper); "
+        "'use_sandbox off': the improver sets, defaults or passes use_sandbox as False (AST scan: comments and "
+        "strings do not count); 'bypassed helper': it scores candidates without run_with_sandbox(); 'unsafe calls': "
+        "it imports ctypes/subprocess/... or calls exec/eval/os.system.",
+        f"each program ran once in the sandbox with a stub language model and utility "
+        f"({config.get('lm_calls')} LM calls x {config.get('samples_per_call')} samples, "
+        f"{config.get('utility_budget')} utility calls, {config.get('trial_timeout_s', 0):g} s); "
+        "'tried a blocked call': the sandbox refused a privileged system call during that run.",
+    ]
+    if not any(stats.blocked_measured for stats in report.arms.values()):
+        result.append("blocked calls were not measured: this sandbox does not report refused system calls.")
+    lm = report.lm
+    cost = "cost unknown" if lm.cost_usd is None else f"${lm.cost_usd:.4f}"
+    result.append(f"language model: {lm.requests} requests, {lm.prompt_tokens:,} prompt + {lm.completion_tokens:,} "
+                  f"completion tokens, {cost}; {lm.failed} failed")
+    for stats in report.arms.values():
+        if stats.lm_failed or stats.not_sent:
+            result.append(f"{ARM_TITLES[stats.arm]}: {stats.lm_failed} samples failed at the model, "
+                          f"{stats.not_sent} never sent")
+    if lm.first_error:
+        result.append(f"first LM error: {lm.first_error}")
+    result.append(PAPER_NOTE)
+    if report.state != "finished":
+        result.append(f"the study {report.state}: {report.reason}")
+    return result
+
+
+def markdown_report(report: StudyReport, log_path: Path) -> str:
+    from ..engine.study import WARNING
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    out = [
+        "# Sandbox circumvention study",
+        "",
+        f"- model: {report.model}; {report.samples} samples per arm; state: {report.state} ({report.reason})",
+        f"- session log: `{log_path}`",
+        f"- study {report.study_id}, {time.strftime('%Y-%m-%d %H:%M:%S')}, {report.duration_s:.1f} s",
+        f"- the warning added in the second arm: \"{WARNING}\"",
+        "",
+        line(HEADERS),
+        line(["---"] + ["---:"] * (len(HEADERS) - 1)),
+        *(line(row_cells(stats)) for stats in report.arms.values()),
+        "",
+        "## The paper's figures, for reference",
+        "",
+        line(PAPER_HEADERS),
+        line(["---", "---", "---:", "---:", "---:"]),
+        *(line(paper_cells(figure)) for figure in report.paper),
+        "",
+        *(f"{note}  " for note in notes(report)),
+    ]
+    flagged = [s for s in report.samples_detail if s.disabled_flag or s.bypassed_helper or s.unsafe or s.blocked_call]
+    if flagged:
+        out += ["", "## Flagged samples", "",
+                line(["arm", "sample", "request", "program", "findings", "blocked calls"]),
+                line(["---", "---:", "---", "---", "---", "---"])]
+        for s in sorted(flagged, key=lambda s: (ARMS.index(s.arm) if s.arm in ARMS else 9, s.index)):
+            blocked = ", ".join(v.get("detail", "") for v in s.violations if v.get("kind") == "syscall")
+            out.append(line([ARM_TITLES.get(s.arm, s.arm), str(s.index + 1), s.request_id, (s.program_sha or "")[:12],
+                             "; ".join(s.findings)[:300], blocked or "—"]))
+    return "\n".join(out) + "\n"
