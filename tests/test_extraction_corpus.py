@@ -9,6 +9,7 @@ what a correct extractor must return; see tests/extraction_corpus/build.py for t
 from __future__ import annotations
 
 import ast
+import time
 import tomllib
 from pathlib import Path
 
@@ -89,7 +90,24 @@ def test_extraction(case):
 
 def test_a_list_of_answers_gives_a_list_of_programs_in_order():
     answers = [answer_of(c) for c in CASES]
-    assert extract_code(answers) == [expected_of(c) or "" for c in CASES]
+    programs = extract_code(answers)
+    assert isinstance(programs, list) and len(programs) == len(answers)
+    assert programs == [extract_code(a) for a in answers]  # each as extracting it alone gives
+    assert programs[0] == expected_of(CASES[0]) and programs[-1] == (expected_of(CASES[-1]) or "")
+
+
+def test_a_degenerate_answer_under_the_size_limit_is_read_in_reasonable_time():
+    """A model stuck repeating an unfinished block until the token limit: ~210k characters, under
+    MAX_ANSWER_CHARS, 24 python-tagged openers and 24 bare fences. The engine extracts every
+    sample; reading one answer must not take seconds."""
+    body = "def algorithm(train_samples, train_parity, test_samples):\n    return [\n" + "        0,\n" * 800
+    answer = f"Trying again.\n```python\n{body}```\n" * 24
+    assert len(answer) < MAX_ANSWER_CHARS
+    started = time.perf_counter()
+    extraction = extract_program(answer)
+    elapsed = time.perf_counter() - started
+    assert extraction.status == "does-not-compile" and extraction.code == body
+    assert elapsed < 3.0, f"{elapsed:.1f} s to read one answer"
 
 
 # --- the sandbox -------------------------------------------------------------------------------------
@@ -155,12 +173,8 @@ def lpn_task():
     return load_task("lpn", task_search_dirs())
 
 
-def _expect(case: dict, kind: str) -> list[dict]:
-    return [c for c in CASES if c["kind"] == kind]
-
-
-IMPROVERS = _expect({}, "improver")
-SOLUTIONS = _expect({}, "solution")
+IMPROVERS = [c for c in CASES if c["kind"] == "improver"]
+SOLUTIONS = [c for c in CASES if c["kind"] == "solution"]
 
 
 @pytest.mark.asyncio(loop_scope="module")

@@ -13,13 +13,14 @@ import sys
 
 from stop_tui.engine.events import (
     CandidateScored, GenerationDecided, GenerationProposed, ImproverRunFinished, LMRequestFinished, MetaTrialFinished,
-    RunFinished,
+    ProgramRecorded, RunFinished,
 )
 from stop_tui.engine.sandbox.extraction import extract_program
 from stop_tui.engine.session import read_session
 
 from . import fake_openai as fake
 from .conftest import REPO
+from .extraction_corpus import programs
 
 KEY = "sk-test-end-to-end"
 
@@ -76,14 +77,16 @@ def test_headless_run_over_http_accepts_a_better_improver(tmp_path):
     accepted = [d for d in decided if d.accepted]
     assert accepted, [(d.generation, d.reason) for d in decided]
     assert max(d.current_val for d in accepted) > seed.val
+    # What was accepted is one of the improvers the server proposed, byte for byte, although its
+    # answer came in deltas cut through the fences (CRLF for one of them).
+    sources = {e.sha: e.source for e in of(ProgramRecorded)}
+    assert {sources[d.current_sha] for d in accepted} <= {programs.HINTED, programs.HINTED_BEAM}
     # The meta-utility never falls: each decision keeps or raises the current one.
     vals = [seed.val] + [d.current_val for d in decided]
     assert all(b >= a for a, b in zip(vals, vals[1:])) and vals[-1] > vals[0]
 
 
 def test_transfer_over_http_the_better_improver_beats_the_seed(tmp_path):
-    from .extraction_corpus import programs  # noqa: F401  (the improver the fake proposes)
-
     improver = tmp_path / "hinted.py"
     improver.write_text(programs.HINTED)
     with fake.FakeOpenAIThread(**server_options()) as server:

@@ -159,6 +159,20 @@ case("35-tilde-fence-around-backtick-lines",
      f"~~~\n{p.FENCE_IN_STRING}~~~\n",
      p.FENCE_IN_STRING, status="fenced", kind="solution", outcome=GOOD)
 
+case("36-non-ascii-prose-and-comments",
+     "Voici une solution : l'élimination de Gauss sur GF(2) — précision ≈ 100 %.\n\n"
+     f"```python\n# 解法: 全部の部分集合を試す\n{p.BRUTE_FORCE}```\n\n✓ Testé.\n",
+     f"# 解法: 全部の部分集合を試す\n{p.BRUTE_FORCE}", status="fenced", kind="solution", outcome=GOOD)
+case("37-closing-fence-indented-and-longer",
+     f"```python\n{p.MAJORITY}  `````\n\nThat is all.\n",
+     p.MAJORITY, status="fenced", kind="solution", outcome="score>0")
+case("38-tab-indented-fence-in-a-list",
+     f"- Replace the function with:\n\n\t```python\n{indent(p.BRUTE_FORCE, chr(9))}\t```\n- Then rerun.\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+case("39-stray-fence-after-the-block",
+     f"```python\n{p.GAUSS_GF2}```\n```\n",
+     p.GAUSS_GF2, status="fenced", kind="solution", outcome=GOOD)
+
 # --- improvers ---------------------------------------------------------------------------------------
 
 IMP = "score>0"
