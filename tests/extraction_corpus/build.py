@@ -250,6 +250,8 @@ case("65-improver-four-backticks-bare-inner-fences",
      f"````python\n{p.BARE_INNER_FENCES}````\n",
      p.BARE_INNER_FENCES, status="fenced", kind="improver", outcome=IMP)
 
+case("66-improver-bare-fences-with-a-one-word-heading", f"```python\n{p.BARE_FENCES_WITH_HEADING}```\n",
+     p.BARE_FENCES_WITH_HEADING, status="fenced", kind="improver", outcome=IMP)
 
 def toml_value(value) -> str:
     if isinstance(value, list):

@@ -606,6 +606,25 @@ Reply with the improved program."""
     return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
 '''
 
+# Bare-fenced quotes with a one-word heading between them (a bare name: it compiles on its own).
+BARE_FENCES_WITH_HEADING = '''from helpers import extract_code
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    expertise = "You are an expert programmer."
+    message = f"""Improve the program below.
+```
+{initial_solution}
+```
+Scoring
+```
+{utility.str}
+```
+Answer with the complete improved program."""
+    responses = language_model.batch_prompt(expertise, [message] * 3)
+    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
+'''
+
 # Its prompt ends with an opening ```python for the model to continue: a tagged fence never closed.
 OPEN_ENDED_PROMPT = '''from helpers import extract_code
 
