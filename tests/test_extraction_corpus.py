@@ -93,7 +93,7 @@ def test_a_list_of_answers_gives_a_list_of_programs_in_order():
     programs = extract_code(answers)
     assert isinstance(programs, list) and len(programs) == len(answers)
     assert programs == [extract_code(a) for a in answers]  # each as extracting it alone gives
-    assert programs[0] == expected_of(CASES[0]) and programs[-1] == (expected_of(CASES[-1]) or "")
+    assert programs[0] == expected_of(CASES[0])
 
 
 def test_a_degenerate_answer_under_the_size_limit_is_read_in_reasonable_time():
