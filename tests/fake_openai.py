@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import importlib.util
 import json
+import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 
@@ -68,6 +72,62 @@ def sized_answer(chars: int) -> Answer:
     return answer
 
 
+@functools.cache
+def _corpus_programs():
+    """tests/extraction_corpus/programs.py, loaded by path (this file also runs as a script)."""
+    path = Path(__file__).resolve().parent / "extraction_corpus" / "programs.py"
+    spec = importlib.util.spec_from_file_location("extraction_corpus_programs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def corpus_answer(system: str, user: str, index: int) -> str:
+    """Answers shaped like real models' (see tests/extraction_corpus): prose around fenced blocks,
+    ~~~ and CRLF, bash and output blocks, a block cut off by the token limit.
+
+    A prompt to improve an improver (it quotes `def improve_algorithm`) gets a better improver,
+    whose prompt f-strings carry literal ```python lines, or (index 2) one cut off mid-prompt.
+    A prompt to improve an lpn solution gets good solutions when it hints at elimination over
+    GF(2), as the better improvers' prompts do; otherwise a broken, a mediocre or a wrongly
+    shaped one, so the seed improver cannot do well.
+    """
+    p = _corpus_programs()
+    if "def improve_algorithm" in user:
+        cut_off = p.HINTED[:p.HINTED.index("It is scored by")]
+        answers = [
+            "The improver samples blindly. Telling the model what the problem is will help:\n\n"
+            f"```python\n{p.HINTED}```\n\nThe input stays among the candidates, so it never gets worse.\n",
+            f"Here is a two-round version.\n\n~~~python\n{p.HINTED_BEAM}~~~\n".replace("\n", "\r\n"),
+            f"First:\n\n```bash\npip install numpy\n```\n\nThen the improver:\n\n```python\n{cut_off}",
+        ]
+    elif "GF(2)" in user:
+        answers = [
+            "Gaussian elimination over GF(2) on random subsystems:\n\n"
+            f"```python\n{p.GAUSS_GF2}```\n\nOn my run:\n\n```\n0.98\n```\n",
+            f"```py\n{p.BRUTE_FORCE}```",
+            f"~~~python\n{p.GAUSS_GF2}~~~\n".replace("\n", "\r\n"),
+        ]
+    else:
+        cut_off = p.GAUSS_GF2[:p.GAUSS_GF2.index("if errors < best_errors")] + "if errors <"
+        answers = [
+            f"Let me try elimination.\n\n```python\n{cut_off}",
+            f"A baseline:\n```python3\n{p.MAJORITY}```\n",
+            f"```python\n{p.BROADCAST_COLUMN}```\n",
+        ]
+    return answers[index % len(answers)]
+
+
+def fence_splitting_chunks(text: str, size: int = 11) -> list[str]:
+    """Stream deltas cut inside every fence ("``" | "`python") and every CRLF, and every `size`
+    characters elsewhere: a client must join them before it reads the answer."""
+    cuts = set(range(size, len(text), size))
+    cuts.update(m.end() - 1 for m in re.finditer(r"(?m)^[ \t]*(?:```|~~~)", text))
+    cuts.update(m.start() + 1 for m in re.finditer("\r\n", text))
+    bounds = [0, *sorted(c for c in cuts if 0 < c < len(text)), len(text)]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
 def count_tokens(text: str) -> int:
     return max(1, len(text) // 4) if text else 0
 
@@ -85,10 +145,12 @@ class Received:
 class FakeOpenAI:
     def __init__(self, *, answer: Answer | None = None, latency_s: float = 0.0, chunk_chars: int = 16,
                  ignore_n: bool = False, usage_in_stream: bool = True, faults: list[str] = (),
-                 default_fault: str = OK, model_name: str | None = None) -> None:
+                 default_fault: str = OK, model_name: str | None = None,
+                 chunker: Callable[[str], list[str]] | None = None) -> None:
         self.answer = answer or echo_answer
         self.latency_s = latency_s
         self.chunk_chars = chunk_chars
+        self.chunker = chunker  # how a streamed text is cut into deltas (default: chunk_chars each)
         self.ignore_n = ignore_n
         self.usage_in_stream = usage_in_stream
         self.faults: deque[str] = deque(faults)
@@ -218,7 +280,8 @@ class FakeOpenAI:
                     "model": model, "choices": choices, **extra}
             return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
 
-        pieces = [[t[i:i + self.chunk_chars] for i in range(0, len(t), self.chunk_chars)] or [""] for t in texts]
+        pieces = [(self.chunker(t) if self.chunker else
+                   [t[i:i + self.chunk_chars] for i in range(0, len(t), self.chunk_chars)]) or [""] for t in texts]
         sent = 0
         for step in range(max(len(p) for p in pieces)):
             frames = []
