@@ -12,26 +12,33 @@ The rules, in order (docs/extraction.md says the same with examples):
    mostly control characters ("not text"), or one over MAX_ANSWER_CHARS is a failure with a
    reason, never an exception.
 2. A fence line is, after optional indentation (spaces or tabs), three or more backticks or
-   tildes, then either nothing (a *bare* fence) or an info string (a *tagged* fence, e.g.
-   ```python, ```py, ```Python3, ~~~python). Only whole lines count: ``` inside a string in the
-   middle of a line is code.
-3. Outside a block, any fence line opens a block. Inside a block, fences of the block's own
+   tildes, then either nothing or code punctuation (a *bare* fence: ``` or ```\"\"\" closing a
+   prompt string) or an info string starting with a letter, digit, '{' or '.' (a *tagged*
+   fence: ```python, ```py, ```Python3, ~~~python, ```{.python}). Only whole lines count: ```
+   inside a string in the middle of a line is code.
+3. An answer that as a whole compiles and defines a function or a class is the program (its
+   fence lines, if any, are inside its strings).
+4. Outside a block, any fence line opens a block. Inside a block, fences of the block's own
    character nest, as the reference does line by line: a tagged fence opens a level, a bare
    fence at least as long as the innermost open one closes a level, and the block ends when its
-   outermost level closes. Fences of the other character are plain content.
-4. Content lines lose the opening fence's indentation (where they have it); leading and
+   outermost level closes. Fences of the other character are plain content. A block still open
+   at the end of the answer (cut off by the token limit) is a candidate too.
+5. Content lines lose the opening fence's indentation (where they have it); leading and
    trailing blank lines are dropped; the program ends with one newline.
-5. A block still open at the end of the answer (cut off by the token limit) is a candidate too.
-   If nesting left a block open, or it does not compile, the block is also read the plain
-   Markdown way (it ends at the first bare fence): a model may have written an unbalanced fence.
-   If still no Python block compiles, each Python-tagged opener is tried against every later
-   bare fence, farthest first, and the first stretch that compiles is a candidate.
-6. A block is Python if its tag is python, py, python3, py3 or sage (any case) or it has no tag.
-   Among Python blocks that compile, the largest wins; failing that, the largest compiling block
-   of any tag; failing that, the largest Python block that does not compile (returned so the
-   utility records its SyntaxError, with status "does not compile").
-7. No block at all: the whole answer, if it compiles and defines a function or a class (so a
-   one-word reply is not taken for a program); else the failure "no code in the answer".
+6. A *program* is a block that compiles and defines a function or a class at its top level (a
+   placeholder like {program} or a lone word compiles but is no program). If no Python block
+   of the nested reading is a program, the answer is also read the plain Markdown way (a block
+   ends at its first bare fence), and then, as a last resort, from each bare or Python-tagged
+   opener to each later bare fence, farthest first, the first stretch that is a program. All
+   readings together compile at most a few times the answer's length.
+7. A block is Python if its tag is python, py, python3, py3 or sage (any case) or it has none.
+   The choice, in order: the largest Python program; the largest program of any tag; the
+   largest Python block that defines a function but does not compile (returned so the utility
+   records its SyntaxError: status "does-not-compile"); the largest Python block that compiles
+   (a script); the largest Python block. Largest, as the reference does: a model that splits a
+   program across blocks, or repeats an older, longer version, gets the largest one.
+8. Nothing usable (only prose, or only blocks of other languages): the failure "no code in the
+   answer".
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ from dataclasses import dataclass
 
 MAX_ANSWER_CHARS = 512 * 1024  # far past any max_tokens setting; more is not an answer but a flood
 MAX_FENCES = 64  # fence lines considered by the last-resort reading (it compiles pairs of them)
+# Characters compiled to read one answer, at most: a few times its length (each reading compiles
+# its blocks once; the last resort compiles stretches until this is spent).
+COMPILE_BUDGET_FACTOR, COMPILE_BUDGET_FLOOR = 4, 64 * 1024
 PYTHON_TAGS = frozenset({"", "python", "py", "python3", "py3", "sage"})
 
 # Statuses of an extraction.
@@ -56,6 +66,7 @@ EMPTY = "empty answer"
 NOT_TEXT = "the answer is not text (binary data)"
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+_LOOKS_DEFINED = re.compile(r"^[ \t]*(?:async[ \t]+def|def|class)[ \t]+\w", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -118,23 +129,46 @@ def extract_program(answer) -> Extraction:
         return Extraction(None, FAILED, EMPTY)
     if _is_binary(text):
         return Extraction(None, FAILED, NOT_TEXT)
+    compiler = _Compiler(budget=COMPILE_BUDGET_FACTOR * len(text) + COMPILE_BUDGET_FLOOR)
     lines = text.split("\n")
+    whole = _Block(lines, "", closed=True)
+    if compiler.defines_code(whole.code):  # an answer that is all code: its fences are inside strings
+        return Extraction(whole.code, WHOLE_ANSWER)
     blocks = _blocks(lines, nested=True)
-    if any(not b.closed or _compile_error(b.code) for b in blocks):
-        # Rule 5: an unbalanced fence may have swallowed the rest; read it the plain way too.
-        blocks += [b for b in _blocks(lines, nested=False) if b not in blocks]
-    if not any(b.is_python and _compile_error(b.code) is None for b in blocks):
-        blocks += [b for b in _stretched_blocks(lines) if b not in blocks]
-    blocks = [b for b in blocks if b.code.strip()]
-    if not blocks:
-        return _whole_answer(text)
-    compiling = [b for b in blocks if _compile_error(b.code) is None]
-    python = [b for b in compiling if b.is_python] or compiling
+    for other_reading in (lambda: _blocks(lines, nested=False), lambda: _stretched_blocks(lines, compiler)):
+        if any(b.is_python and compiler.defines_code(b.code) for b in blocks):
+            break
+        # Rules 5: an unbalanced or misread fence may have cut the program; read it another way.
+        blocks += [b for b in other_reading() if b not in blocks]
+    return _choose([b for b in blocks if b.code.strip()], compiler)
+
+
+def _choose(blocks: list[_Block], compiler: _Compiler) -> Extraction:
+    """Rule 6: the best of the blocks found, by how much of a program each is."""
+    def largest(candidates: list[_Block]) -> _Block:
+        return max(candidates, key=lambda b: (len(b.code), b.closed))
+
+    def found(block: _Block) -> Extraction:
+        return Extraction(block.code, FENCED if block.closed else UNTERMINATED)
+
+    python = [b for b in blocks if b.is_python]
+    for pool in (python, blocks):  # a complete program: compiles and defines a function or class
+        programs = [b for b in pool if compiler.defines_code(b.code)]
+        if programs:
+            return found(largest(programs))
+    # A Python program that does not compile (cut off, or broken): kept, so scoring it records
+    # its SyntaxError, rather than a fragment that compiles but is no program ({placeholder}).
+    broken = [b for b in python if _LOOKS_DEFINED.search(b.code) and compiler.error(b.code) is not None]
+    if broken:
+        block = largest(broken)
+        return Extraction(block.code, NOT_COMPILING, compiler.error(block.code))
+    scripts = [b for b in python if compiler.error(b.code) is None]  # code with no function: a script
+    if scripts:
+        return found(largest(scripts))
     if python:
-        best = max(python, key=lambda b: (len(b.code), b.closed))
-        return Extraction(best.code, FENCED if best.closed else UNTERMINATED)
-    broken = max([b for b in blocks if b.is_python] or blocks, key=lambda b: len(b.code))
-    return Extraction(broken.code, NOT_COMPILING, _compile_error(broken.code))
+        block = largest(python)
+        return Extraction(block.code, NOT_COMPILING, compiler.error(block.code))
+    return Extraction(None, FAILED, NO_CODE)  # nothing, or only blocks of other languages
 
 
 def _blocks(lines: list[str], *, nested: bool) -> list[_Block]:
@@ -155,52 +189,82 @@ def _blocks(lines: list[str], *, nested: bool) -> list[_Block]:
             index += 1
             fence = _FENCE.match(line)
             if fence is not None and fence["fence"][0] == char:
-                length, info = len(fence["fence"]), fence["info"].strip()
-                if not info and length >= stack[-1]:
+                length, tagged = len(fence["fence"]), _is_tagged(fence["info"])
+                if not tagged and length >= stack[-1]:
                     stack.pop()
                     if not stack or not nested:
                         stack.clear()
                         break
-                elif info and nested:
+                elif tagged and nested:
                     stack.append(length)
-            content.append(line[len(indent):] if indent and line.startswith(indent) else line)
+            content.append(_dedent(line, indent))
         blocks.append(_Block(content, tag, closed=not stack))
     return blocks
 
 
-def _stretched_blocks(lines: list[str]) -> list[_Block]:
+def _stretched_blocks(lines: list[str], compiler: _Compiler) -> list[_Block]:
     """Last resort for a Python block that neither reading closes well (say a bare fence inside
-    the code closed it early): from each Python-tagged opener to each later bare fence of its
-    character, farthest first, the first stretch that compiles."""
+    the code closed it early): from each opener that is bare or Python-tagged to each later bare
+    fence of its character, farthest first, the first stretch that defines a function or class."""
     fences = [(i, m) for i, line in enumerate(lines) if (m := _FENCE.match(line)) is not None][:MAX_FENCES]
     found = []
     for position, (start, opener) in enumerate(fences):
         tag = _tag(opener["info"])
-        if not opener["info"].strip() or tag not in PYTHON_TAGS:
+        if tag not in PYTHON_TAGS:
             continue
         indent, char = opener["indent"], opener["fence"][0]
-        ends = [i for i, m in fences[position + 1:] if m["fence"][0] == char and not m["info"].strip()]
+        ends = [i for i, m in fences[position + 1:] if m["fence"][0] == char and not _is_tagged(m["info"])]
         for end in reversed(ends):
-            content = [line[len(indent):] if indent and line.startswith(indent) else line
-                       for line in lines[start + 1:end]]
-            block = _Block(content, tag, closed=True)
-            if _compile_error(block.code) is None:
+            block = _Block([_dedent(line, indent) for line in lines[start + 1:end]], tag, closed=True)
+            if compiler.defines_code(block.code):
                 found.append(block)
                 break
+            if compiler.spent:
+                return found
     return found
+
+
+class _Compiler:
+    """Compiles candidate blocks once each, within a budget of characters: a degenerate answer
+    (dozens of unfinished blocks) would otherwise cost seconds of compiling stretches of it."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._errors: dict[str, str | None] = {}
+
+    @property
+    def spent(self) -> bool:
+        return self.budget <= 0
+
+    def error(self, code: str) -> str | None:
+        """None if the code compiles, else the error in one line (compiling runs nothing)."""
+        if code not in self._errors:
+            self.budget -= len(code)
+            self._errors[code] = _compile_error(code)
+        return self._errors[code]
+
+    def defines_code(self, code: str) -> bool:
+        """Compiles, and defines a function or a class at its top level: a program, not a
+        fragment that happens to be valid Python (a placeholder like {program}, one word)."""
+        return bool(code.strip()) and _LOOKS_DEFINED.search(code) is not None and self.error(code) is None \
+            and _defines_something(code)
+
+
+def _is_tagged(info: str) -> bool:
+    """Whether a fence's info string names a language. A fence followed by code punctuation
+    (```\"\"\" closing a prompt string) closes a level like a bare one."""
+    info = info.strip()
+    return bool(info) and (info[0].isalnum() or info[0] in "{._")
+
+
+def _dedent(line: str, indent: str) -> str:
+    return line[len(indent):] if indent and line.startswith(indent) else line
 
 
 def _tag(info: str) -> str:
     """The language of a fence's info string: its first word, lower-cased ('{.python}' too)."""
     words = info.strip().strip("{}").split()
     return words[0].lstrip(".").lower() if words else ""
-
-
-def _whole_answer(text: str) -> Extraction:
-    code = _Block(text.split("\n"), "", True).code
-    if _compile_error(code) is None and _defines_something(code):
-        return Extraction(code, WHOLE_ANSWER)
-    return Extraction(None, FAILED, NO_CODE)
 
 
 def _defines_something(code: str) -> bool:
