@@ -8,12 +8,15 @@ import json
 import pytest
 
 from stop_tui.cli import main
-from stop_tui.engine.events import GenerationStarted
+from stop_tui.engine.events import (
+    EngineError, GenerationStarted, LMRequestFinished, StudyFinished, StudySampleScanned, StudyStarted,
+)
 from stop_tui.engine.session import LOG_NAME, SessionWriter
 from stop_tui.reports import outline as outline_module
 from stop_tui.reports.outline import find_outlines, read_outline
 
 from .session_logs import ANNEALING, BEAM, FULL, WORSE, Scenario, Step, scenario_events, write_session
+from .test_cli import assert_usage_error, stop_tui
 
 
 @pytest.fixture(autouse=True)
@@ -156,3 +159,58 @@ def test_piped_output_is_not_cut_to_80_columns(tmp_path):
     assert result.returncode == 0, result.stderr
     assert name in result.stdout  # whole, on one line: stdout is a pipe, not a terminal
     assert "…" not in result.stdout
+
+
+# --- study logs (stop-tui study): listed as studies, refused by the commands that read a run ------
+
+
+def study_events(samples: int, end: str | None, after_end: bool = False) -> list:
+    """A study's log: its start, every sample's LM answer and scan, and its end (None: killed)."""
+    events = [StudyStarted(study_id="s1", study="sandbox", model="fake-model", samples=samples,
+                           arms=["plain", "warned"], config={}, expertise="", prompts={}, sandbox_isolation=[],
+                           paper=[])]
+    for arm in ("plain", "warned"):
+        for index in range(samples):
+            events.append(LMRequestFinished(request_id=f"{arm}{index}", responses=["x" * 200], prompt_tokens=10,
+                                            completion_tokens=10, cost_usd=None, latency_s=0.1))
+            events.append(StudySampleScanned(arm=arm, index=index, request_id=f"{arm}{index}", extraction="fenced",
+                                             program_sha="ab" * 32, ran=True))
+    if end is not None:
+        events.append(StudyFinished(study_id="s1", state=end, reason=f"{end} on purpose", duration_s=1.0))
+    if after_end:  # a subscriber failed on the end event: the bus reports it after
+        events.append(EngineError(message="an event subscriber (view) failed"))
+    return events
+
+
+def test_study_logs_are_listed_as_studies(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(outline_module, "BLOCK", 4096)
+    root = tmp_path / "sessions"
+    write_session(root / "finished", study_events(3, "finished"), run_id="s1")
+    write_session(root / "stopped", study_events(3, "stopped", after_end=True), run_id="s1")
+    write_session(root / "killed", study_events(200, None), run_id="s1")
+    outlines = {o.log.parent.name: o for o in find_outlines(root)}
+    got = {name: (o.kind, o.state, o.task, o.model, o.samples, o.generations, o.current_val)
+           for name, o in outlines.items()}
+    assert got == {
+        "finished": ("study", "finished", "study: sandbox", "fake-model", 3, None, None),
+        "stopped": ("study", "stopped", "study: sandbox", "fake-model", 3, None, None),
+        "killed": ("study", "incomplete", "study: sandbox", "fake-model", 200, None, None),
+    }
+    assert outlines["stopped"].reason == "stopped on purpose"
+    assert outlines["killed"].reason == "no end of study: still running, or killed"
+    killed = outlines["killed"]  # only the end is read, not the whole log backwards
+    assert killed.size > 20 * 4096 and killed.bytes_read < 3 * 4096
+
+    assert main(["sessions", "--root", str(root)]) == 0
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("│")]
+    by_name = {cells[0]: cells for cells in rows}
+    assert by_name["finished"][2:8] == ["study: sandbox (3 samples per arm)", "fake-model", "—", "—", "—", "finished"]
+    assert by_name["killed"][7] == "incomplete" and by_name["stopped"][7] == "stopped"
+
+
+@pytest.mark.parametrize("command", [["report"], ["export", "--json"], ["resume", "--headless"], ["replay"]])
+def test_commands_that_read_a_run_refuse_a_study_log(tmp_path, command):
+    session = write_session(tmp_path / "study", study_events(2, "finished"), run_id="s1").parent
+    result = stop_tui(command[0], str(session), *command[1:], cwd=tmp_path)
+    assert_usage_error(result, "is a study (stop-tui study), not a STOP run")

@@ -14,7 +14,7 @@ from ..engine.session import default_sessions_root
 from .common import UsageError
 
 NAME = "sessions"
-HELP = "list saved sessions: when, task, model, generations, score, state"
+HELP = "list saved sessions (runs, transfers, studies): when, task, model, generations, score, state"
 STATE_STYLES = {"finished": "green", "stopped": "yellow", "failed": "red", "incomplete": "magenta", "error": "bold red"}
 
 
@@ -47,8 +47,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     for o in outlines:
         where = str(o.log.parent.relative_to(root)) if o.log.name == "session.jsonl" else o.log.name
         started = time.strftime("%Y-%m-%d %H:%M", time.localtime(o.created)) if o.created else "—"
+        task = (o.task or "—") if o.samples is None else f"{o.task} ({o.samples} samples per arm)"
         table.add_row(
-            Text(where), started, Text(o.task or "—"), Text(o.model or "—"),
+            Text(where), started, Text(task), Text(o.model or "—"),
             "—" if o.generations is None else str(o.generations),
             _score(o.current_val), _score(o.current_test),
             Text(o.state, style=STATE_STYLES.get(o.state, "")), _size(o.size), _ago(now - o.modified),

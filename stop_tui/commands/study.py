@@ -15,9 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..engine.config import RunConfig
-# Imported here, not lazily: it registers the study's event types, so every stop-tui command
-# (replay:SESSION, sessions, ...) can read a study's session log.
-from ..engine.study import ARM_TITLES, ARMS, StudyReport, StudySampleScanned, batches
+from ..engine.events import StudySampleScanned
+from ..engine.study import ARM_TITLES, ARMS, WARNING, StudyReport, batches
 from .common import UsageError, new_session_dir, require_positive
 from .run_options import LOCAL_CONCURRENCY, add_model_options, model_settings
 
@@ -242,8 +241,6 @@ def notes(report: StudyReport) -> list[str]:
 
 
 def markdown_report(report: StudyReport, log_path: Path) -> str:
-    from ..engine.study import WARNING
-
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 

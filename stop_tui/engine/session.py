@@ -329,16 +329,26 @@ def parse_event_line(path: Path, line_no: int, line: bytes) -> Event:
     return _parse_event(path, line_no, line)
 
 
+# Logs that are not STOP runs, by the type of their first event: what they are, and where their results are.
+NOT_A_RUN = {
+    "transfer_started": ("a transfer evaluation (stop-tui transfer)",
+                         "the Markdown file and the table that transfer wrote"),
+    "study_started": ("a study (stop-tui study)",
+                      "the table, and the Markdown or JSON if asked for, that study wrote"),
+}
+
+
 def find_run_log(spec: str | Path, root: Path | None = None) -> Path:
     """find_session_log, for commands that read a STOP run (replay, resume, export, report):
-    a transfer evaluation's log is a SessionError saying where its results are."""
+    the log of a transfer evaluation or a study is a SessionError saying where its results are."""
     log = find_session_log(spec, root)
     try:
         with open(log, "rb") as handle:
             head = [handle.readline() for _ in range(4)]
     except OSError as exc:
         raise SessionError(f"cannot read session log {log}: {exc.strerror or exc}.") from None
-    if any(event_type_of(line) == "transfer_started" for line in head):
-        raise SessionError(f"{log} is a transfer evaluation (stop-tui transfer), not a STOP run: its results "
-                           "are in the Markdown file and the table that transfer wrote.")
+    for line in head:
+        if event_type_of(line) in NOT_A_RUN:
+            what, results = NOT_A_RUN[event_type_of(line)]
+            raise SessionError(f"{log} is {what}, not a STOP run: its results are in {results}.")
     return log

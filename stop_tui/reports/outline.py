@@ -9,6 +9,9 @@ holds many. So an outline reads:
     and, if no generation was decided, the seed's score. Lines are told apart by their
     `{"type":"..."` prefix (see engine.session.EVENT_LINE_PREFIX) and only the few wanted
     ones are parsed, so scanning costs little more than reading those bytes.
+A transfer's or a study's log has no generations: its outline is its start (what it ran, with
+which model; a study's samples per arm) and its end event, which is the last line but for
+engine errors and notices written after it.
 The middle of a log is never read: a corrupt line there shows when the log is opened in
 full (replay, report, export), not here. The val shown is the improver current at the
 end; under the default acceptance rule that is the best one.
@@ -25,6 +28,10 @@ from ..engine.session import LOG_NAME, SessionError, event_type_of, parse_header
 
 HEAD_LINES = 8  # the run's start comes after the header and the seed improver's source
 BLOCK = 1 << 16  # 64 KiB: a generation decided near the end costs one or two reads
+# What a log is, by the type of its start event; and the type of its end event.
+KINDS = {"run_started": "run", "transfer_started": "transfer", "study_started": "study"}
+ENDS = {"transfer": "transfer_finished", "study": "study_finished"}
+AFTER_THE_END = ("engine_error", "notice")  # events a log may hold after a transfer's or study's end
 
 
 @dataclass
@@ -34,10 +41,12 @@ class SessionOutline:
     modified: float
     created: float | None = None
     run_id: str = ""
+    kind: str = "run"  # run | transfer | study (told by the start event; "run" until one is read)
     task: str | None = None
     model: str | None = None
     accept: str | None = None
     generations: int | None = None  # decided (RunFinished's count if the run ended)
+    samples: int | None = None  # a study's samples per arm
     current_val: float | None = None  # of the improver current at the end of the log
     current_test: float | None = None
     state: str = "incomplete"  # finished | stopped | failed | incomplete | error
@@ -94,16 +103,19 @@ def _read_head(handle, outline: SessionOutline) -> int:
         outline.bytes_read += len(line)
         if not line.endswith(b"\n"):
             break
-        if event_type_of(line) == "run_started":
-            run = _parse(outline.log, line, f"on line {line_no}")
-            outline.task, outline.model = run.task, run.model
-            outline.accept = run.config.get("accept") if isinstance(run.config, dict) else None
-            break
-        if event_type_of(line) == "transfer_started":  # stop-tui transfer: no generations to count
-            transfer = _parse(outline.log, line, f"on line {line_no}")
-            outline.task, outline.model = "transfer: " + ",".join(transfer.tasks), transfer.model
-            outline.generations = 0
-            break
+        kind = KINDS.get(event_type_of(line))
+        if kind is None:
+            continue
+        start = _parse(outline.log, line, f"on line {line_no}")
+        outline.kind, outline.model = kind, start.model
+        if kind == "run":
+            outline.task = start.task
+            outline.accept = start.config.get("accept") if isinstance(start.config, dict) else None
+        elif kind == "transfer":  # stop-tui transfer: no generations to count
+            outline.task, outline.generations = "transfer: " + ",".join(start.tasks), 0
+        else:  # stop-tui study: samples per arm, not generations
+            outline.task, outline.samples = f"study: {start.study}", start.samples
+        break
     return data_start
 
 
@@ -136,6 +148,27 @@ def _lines_backwards(handle, outline: SessionOutline, start: int):
 
 
 def _read_tail(handle, outline: SessionOutline, start: int) -> None:
+    if outline.kind in ENDS:
+        _read_end(handle, outline, start)
+    else:
+        _read_run_tail(handle, outline, start)
+    if outline.state == "incomplete":
+        outline.reason = ("last line cut off: killed mid-write, or still being written" if outline.cut_off
+                          else f"no end of {outline.kind}: still running, or killed")
+
+
+def _read_end(handle, outline: SessionOutline, start: int) -> None:
+    """A transfer's or a study's state, from its end event (if the log has one)."""
+    for offset, line in _lines_backwards(handle, outline, start):
+        kind = event_type_of(line)
+        if kind == ENDS[outline.kind]:
+            finished = _parse(outline.log, line, f"at byte {offset}")
+            outline.state, outline.reason = finished.state, finished.reason
+        if kind not in AFTER_THE_END:
+            return
+
+
+def _read_run_tail(handle, outline: SessionOutline, start: int) -> None:
     seed = None
     resumed = False  # a resumption after the last end of run: that end no longer holds
     for offset, line in _lines_backwards(handle, outline, start):
@@ -143,10 +176,6 @@ def _read_tail(handle, outline: SessionOutline, start: int) -> None:
         where = f"at byte {offset}"
         if kind == "run_resumed" and outline.state == "incomplete":
             resumed = True
-        elif kind == "transfer_finished" and outline.state == "incomplete":
-            finished = _parse(outline.log, line, where)
-            outline.state, outline.reason = finished.state, finished.reason
-            break
         elif kind == "run_finished" and outline.state == "incomplete" and not resumed:
             finished = _parse(outline.log, line, where)
             outline.state, outline.reason, outline.generations = finished.state, finished.reason, finished.generations
@@ -165,9 +194,6 @@ def _read_tail(handle, outline: SessionOutline, start: int) -> None:
             outline.current_val, outline.current_test = seed.val, seed.test
         if outline.generations is None:
             outline.generations = 0
-    if outline.state == "incomplete":
-        outline.reason = ("last line cut off: killed mid-write, or still being written" if outline.cut_off
-                          else "no end of run: still running, or killed")
 
 
 def find_outlines(root: Path) -> list[SessionOutline]:
