@@ -32,6 +32,7 @@ from stop_tui.engine.events import (
 )
 from stop_tui.engine.lm.scripted import ScriptedLibrary
 from stop_tui.engine.runner import seed_improver_source
+from stop_tui.engine.sandbox.extraction import extract_program
 from stop_tui.engine.session import SessionWriter
 from stop_tui.engine.tasks import load_task, task_search_dirs
 
@@ -65,7 +66,9 @@ class SyntheticRun:
     def program(self, texts: list[str]) -> str:
         """A library program with a variation, so every program (and its sha) is distinct."""
         text = self.rng.choice(texts)
-        body = text.split(f"{FENCE}python", 1)[-1].split(FENCE, 1)[0]
+        # The extractor, not a split at the first fence: library improvers quote programs in
+        # fenced prompts of their own.
+        body = extract_program(text).code or text
         return f"{body.strip()}\n# variant {self.rng.getrandbits(48):012x}\n"
 
     def lm_request(self, purpose: str, program: str, context: str, generation: int) -> Iterator[Event]:

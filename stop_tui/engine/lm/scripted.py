@@ -59,9 +59,10 @@ class ScriptedLibrary:
             markers.append((index.get("priority", 1), kind, re.compile(index["marker"])))
             for item in index.get("response", []):
                 path = index_path.parent / item["file"]
+                # Bytes, not read_text: an answer written with CRLF line endings keeps them.
                 entries.append(LibraryEntry(
                     kind=kind, slug=path.stem, level=int(item["level"]),
-                    summary=item.get("summary", ""), text=path.read_text(encoding="utf-8"),
+                    summary=item.get("summary", ""), text=path.read_bytes().decode("utf-8"),
                 ))
         markers.sort(key=lambda m: m[0])
         return cls(entries, [(kind, pattern) for _, kind, pattern in markers])
