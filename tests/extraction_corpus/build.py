@@ -253,6 +253,145 @@ case("65-improver-four-backticks-bare-inner-fences",
 case("66-improver-bare-fences-with-a-one-word-heading", f"```python\n{p.BARE_FENCES_WITH_HEADING}```\n",
      p.BARE_FENCES_WITH_HEADING, status="fenced", kind="improver", outcome=IMP)
 
+# --- 67 on: more model styles, improver rewrites, truncation, encodings, adversarial sizes --------------
+# Where the documented rules and what a user wants part ways, the expected program is what the user
+# wants (the case then records a gap in the rules); each such case says so.
+
+_FINAL_THINK = ("<think>\nThe seed guesses. A first draft with elimination over GF(2):\n\n"
+                f"```python\n{p.GAUSS_GF2}```\n\n"
+                "Wait, with only 10 bits this is overkill and the restarts are fragile. Brute force over all\n"
+                "1024 subsets is simpler and exact. I'll answer with that.\n</think>\n\n"
+                f"Brute force over every subset:\n\n```python\n{p.BRUTE_FORCE}```\n")
+# The user wants the final answer; the rules' "largest program" picks the longer draft in <think>.
+case("67-reasoning-draft-longer-than-the-final-answer", _FINAL_THINK,
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+case("68-heading-and-bold-around-the-block",
+     "## Improved solution\n\n**Approach:** Gaussian elimination over GF(2).\n\n**Code:**\n\n"
+     f"```python\n{p.GAUSS_GF2}```\n\n---\n\n**Why it works:** the noise is sparse.\n",
+     p.GAUSS_GF2, status="fenced", kind="solution", outcome=GOOD)
+# No fence line (they start with "> "): the user still wants the quoted program.
+case("69-block-inside-a-blockquote",
+     "> **Note:** replace the function with:\n>\n> ```python\n" + indent(p.BRUTE_FORCE, "> ").replace("\n\n", "\n>\n")
+     + "> ```\n\nThat should do it.\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+case("70-list-item-fence-closing-fence-dedented",
+     "1. Brute force:\n\n   ```python\n" + indent(p.BRUTE_FORCE, "   ") + "```\n2. Done.\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+case("71-bare-diff-block-then-the-full-program",
+     "The change, as a diff:\n\n```\n--- a/solution.py\n+++ b/solution.py\n@@ -1,4 +1,12 @@\n"
+     "-def algorithm(train_samples, train_parity, test_samples):\n-    return np.random.randint(0, 2, len(test_samples))\n"
+     "+def algorithm(train_samples, train_parity, test_samples):\n+    bits = train_samples.shape[1]\n```\n\n"
+     f"The full program:\n\n```python\n{p.BRUTE_FORCE}```\n\nAnd the same diff, tagged:\n\n"
+     "```diff\n-    return np.random.randint(0, 2, len(test_samples))\n+    return (test_samples @ subset) % 2\n```\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+# JSON mode: the program is a JSON string. The user wants it; the rules see a dict literal.
+import json as _json  # noqa: E402
+case("72-json-wrapped-answer", _json.dumps({"explanation": "Brute force over all subsets.", "code": p.BRUTE_FORCE}),
+     p.BRUTE_FORCE, status="whole-answer", kind="solution", outcome=GOOD)
+case("73-jupyter-style-cells",
+     "In [1]:\n```python\n%pip install numpy\n```\nIn [2]:\n```python\nimport numpy as np\n"
+     "X = np.random.randint(0, 2, (100, 10))\nX.shape\n```\nOut [2]:\n```\n(100, 10)\n```\nIn [3]:\n"
+     f"```python\n{p.BRUTE_FORCE}```\nIn [4]:\n```python\nalgorithm(X, X[:, :3].sum(1) % 2, X)[:5]\n```\n"
+     "Out [4]:\n```\narray([1, 0, 0, 1, 1])\n```\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+case("74-improver-tilde-fences-in-its-prompts",
+     f"Tilde fences in the prompt:\n\n```python\n{p.TILDE_PROMPTS}```\n",
+     p.TILDE_PROMPTS, status="fenced", kind="improver", outcome=IMP)
+case("75-improver-tilde-outer-and-tilde-inner-fences", f"~~~python\n{p.TILDE_PROMPTS}~~~\n",
+     p.TILDE_PROMPTS, status="fenced", kind="improver", outcome=IMP)
+case("76-improver-prompt-fences-with-trailing-spaces", f"```python\n{p.TRAILING_SPACE_PROMPT}```\n",
+     p.TRAILING_SPACE_PROMPT, status="fenced", kind="improver", outcome=IMP)
+case("77-improver-single-quoted-prompts", f"```python\n{p.SINGLE_QUOTED_PROMPTS}```\n",
+     p.SINGLE_QUOTED_PROMPTS, status="fenced", kind="improver", outcome=IMP)
+case("78-improver-fences-in-concatenated-strings", f"```python\n{p.CONCATENATED_FENCES}```\n",
+     p.CONCATENATED_FENCES, status="fenced", kind="improver", outcome=IMP)
+case("79-improver-closing-prompt-fence-with-text-after", f"```python\n{p.FENCE_WITH_TEXT_AFTER}```\nDone.\n",
+     p.FENCE_WITH_TEXT_AFTER, status="fenced", kind="improver", outcome=IMP)
+case("80-improver-nested-three-levels", f"An improver that shows an improver:\n\n```python\n{p.NESTED_THREE_LEVELS}```\n",
+     p.NESTED_THREE_LEVELS, status="fenced", kind="improver", outcome=IMP)
+# Cut two characters into the closing fence: the program is whole; "``" is no fence (rule 2).
+case("81-cut-off-inside-the-closing-fence", f"Elimination over GF(2):\n\n```python\n{p.GAUSS_GF2}``",
+     p.GAUSS_GF2, status="unterminated", kind="solution", outcome=GOOD)
+_CUT_AT_OPENER = p.BEAM_SEARCH[:p.BEAM_SEARCH.index("```python\n") + len("```python\n")]
+case("82-improver-cut-off-right-after-an-inner-opener", f"```python\n{_CUT_AT_OPENER}",
+     _CUT_AT_OPENER.rstrip("\n") + "\n", status="does-not-compile", kind="improver", outcome="SyntaxError")
+case("83-improver-answer-ends-with-a-fence-and-no-newline", f"```python\n{p.BEAM_SEARCH}```",
+     p.BEAM_SEARCH, status="fenced", kind="improver", outcome=IMP)
+# A byte-order mark before the first fence: the user wants the program.
+case("84-byte-order-mark-at-the-start", f"\ufeff```python\n{p.BRUTE_FORCE}```\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+_NBSP_INDENT = p.MAJORITY.replace("    label =", "\u00a0\u00a0\u00a0\u00a0label =")
+case("85-non-breaking-spaces-as-indentation", f"```python\n{_NBSP_INDENT}```\n",
+     _NBSP_INDENT, status="does-not-compile", kind="solution", outcome="SyntaxError")
+_INVISIBLE = p.MAJORITY.replace('"""Predict', '"""\u200bPredict').replace(
+    "    label =", "    # majority\u00a0vote\u200d\n    label =")
+case("86-zero-width-and-nbsp-in-strings-comments-and-the-tag", f"```python\u200b\n{_INVISIBLE}```\n",
+     _INVISIBLE, status="fenced", kind="solution", outcome="score>0")
+_SMART = p.MAJORITY.replace("dtype=int", "dtype=\u201cint\u201d")
+case("87-smart-quotes-in-code", f"Here\u2019s the fix:\n\n```python\n{_SMART}```\n",
+     _SMART, status="does-not-compile", kind="solution", outcome="SyntaxError")
+case("88-a-2000-line-program", f"The complete program:\n\n```python\n{p.LONG_PROGRAM}```\n",
+     p.LONG_PROGRAM, status="fenced", kind="solution", outcome="score>0")
+case("89-two-hundred-one-line-blocks-then-the-program",
+     "".join(f"Step {i}:\n```python\nstep_{i} = {i}\n```\n" for i in range(200))
+     + f"\nAll together:\n\n```python\n{p.BRUTE_FORCE}```\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+_FILLER = "```python\nx = 1\n```\n" * 1250
+case("90-five-thousand-fence-lines-around-one-program", f"{_FILLER}```python\n{p.GAUSS_GF2}```\n{_FILLER}",
+     p.GAUSS_GF2, status="fenced", kind="solution", outcome=GOOD)
+case("91-five-thousand-bare-fence-lines", "```\n" * 5000,
+     None, status="failed", failure="", kind="none", outcome="no program")
+_DEEP = ("def algorithm(train_samples, train_parity, test_samples):\n"
+         f"    return {'(' * 5000}test_samples[:, 0]{')' * 5000}\n")
+case("92-deeply-nested-parentheses", f"```python\n{_DEEP}```\n",
+     _DEEP, status="does-not-compile", kind="solution", outcome="SyntaxError")
+_UNARY = ("def algorithm(train_samples, train_parity, test_samples):\n"
+          f"    sign = {'-' * 100000}1\n    return test_samples[:, 0] * 0\n")
+case("93-a-hundred-thousand-unary-minuses", f"```python\n{_UNARY}```\n",
+     _UNARY, status="does-not-compile", kind="solution", outcome="Error")
+case("94-null-byte-mid-answer", f"```python\n{p.BRUTE_FORCE}```\n\nDone.\x00\n",
+     None, status="failed", failure_any=["not text", "NUL", "null"], kind="none", outcome="no program")
+case("95-reasoning-with-an-unterminated-draft",
+     "<think>\nDraft:\n```python\ndef algorithm(train_samples, train_parity, test_samples):\n    # try all subsets?\n"
+     "</think>\n\n"
+     f"```python\n{p.BRUTE_FORCE}```\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+# Code Llama's instruct format: no fences; the user wants the program.
+case("96-code-llama-python-tags", f"[PYTHON]\n{p.BRUTE_FORCE}[/PYTHON]\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+# A small local model: one line of prose, then the program unfenced; the user wants the program.
+case("97-one-line-of-prose-then-unfenced-code", f"Here is the improved code:\n\n{p.BRUTE_FORCE}",
+     p.BRUTE_FORCE, status="whole-answer", kind="solution", outcome=GOOD)
+case("98-improver-dedented-prompt-indented-fences", f"```python\n{p.DEDENTED_PROMPT}```\n",
+     p.DEDENTED_PROMPT, status="fenced", kind="improver", outcome=IMP)
+case("99-improver-verbose-regex-fence-line", f"It parses answers itself:\n\n```python\n{p.VERBOSE_REGEX}```\n",
+     p.VERBOSE_REGEX, status="fenced", kind="improver", outcome=IMP)
+case("100-improver-prompt-quote-closed-mid-line", f"```python\n{p.CLOSED_MID_LINE}```\n",
+     p.CLOSED_MID_LINE, status="fenced", kind="improver", outcome=IMP)
+case("101-improver-fenced-example-in-its-docstring", f"```python\n{p.FENCED_DOCSTRING}```\n",
+     p.FENCED_DOCSTRING, status="fenced", kind="improver", outcome=IMP)
+case("102-improver-json-block-in-its-prompt", f"```python\n{p.JSON_FORMAT_PROMPT}```\n",
+     p.JSON_FORMAT_PROMPT, status="fenced", kind="improver", outcome=IMP)
+case("103-pandoc-attribute-fence", f"```{{.python .numberLines}}\n{p.GAUSS_GF2}```\n",
+     p.GAUSS_GF2, status="fenced", kind="solution", outcome=GOOD)
+case("104-program-then-a-cut-off-usage-block",
+     f"```python\n{p.GAUSS_GF2}```\n\nUsage:\n\n```python\npreds = algorithm(X_train, y_train, X_te",
+     p.GAUSS_GF2, status="fenced", kind="solution", outcome=GOOD)
+case("105-improver-nested-three-levels-four-backtick-outer", f"````python\n{p.NESTED_THREE_LEVELS}````\n",
+     p.NESTED_THREE_LEVELS, status="fenced", kind="improver", outcome=IMP)
+# Prose glued to the closing fence (a streaming glitch): "```This ..." reads as a tagged opener.
+case("106-prose-glued-to-the-closing-fence", f"```python\n{p.BRUTE_FORCE}```This tries all 1024 subsets.\n",
+     p.BRUTE_FORCE, status="fenced", kind="solution", outcome=GOOD)
+case("107-improver-think-draft-then-improver",
+     f"<think>\nStart from the seed:\n```python\n{SEED_IMPROVER}```\nBetter: a beam.\n</think>\n\n```python\n{p.BEAM_SEARCH}```\n",
+     p.BEAM_SEARCH, status="fenced", kind="improver", outcome=IMP)
+# An improver sent without an outer fence, then a line of prose / a stray closing fence: the whole
+# answer no longer compiles, and its own prompt fences are read as blocks. The user wants the improver.
+case("108-improver-unfenced-then-a-line-of-prose", p.BEAM_SEARCH + "\nThis keeps the two best programs each round.\n",
+     p.BEAM_SEARCH, status="whole-answer", kind="improver", outcome=IMP)
+case("109-improver-unfenced-then-a-stray-fence", p.BEAM_SEARCH + "```\n",
+     p.BEAM_SEARCH, status="whole-answer", kind="improver", outcome=IMP)
+
 def toml_value(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"

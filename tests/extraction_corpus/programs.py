@@ -727,3 +727,249 @@ Return the whole program in a ```python block."""
                 scored[candidate] = utility(candidate)
     return max(scored, key=scored.get)
 '''
+
+# --- cases 67 on: improvers written the ways other models write them ---------------------------------
+
+# Its prompts quote programs between ~~~ fences (the other character): content inside a ``` block.
+TILDE_PROMPTS = '''from helpers import extract_code
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    """Tilde fences in the prompt, so that the answer's own backtick fences stay unambiguous."""
+    expertise = "You are an expert programmer."
+    message = f"""Improve the program below.
+~~~python
+{initial_solution}
+~~~
+It is scored by:
+~~~
+{utility.str}
+~~~
+Answer with the complete program in a ~~~python block."""
+    responses = language_model.batch_prompt(expertise, [message] * 3, temperature=0.7)
+    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
+'''
+
+# Fence lines in its prompt carry trailing spaces (as an editor or a model leaves them).
+TRAILING_SPACE_PROMPT = (
+    "from helpers import extract_code\n\n\n"
+    "def improve_algorithm(initial_solution, utility, language_model):\n"
+    "    expertise = \"You are an expert programmer.\"\n"
+    "    message = f\"\"\"Improve this program:\n"
+    "```python  \n"
+    "{initial_solution}\n"
+    "```   \n"
+    "Scored by:\n"
+    "```python \n"
+    "{utility.str}\n"
+    "``` \n"
+    "Return the whole program.\"\"\"\n"
+    "    responses = language_model.batch_prompt(expertise, [message] * 2)\n"
+    "    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)\n"
+)
+
+# Prompts in ''' strings; two of them in one list, the first closed as ```''', f'''... on one line.
+SINGLE_QUOTED_PROMPTS = """from helpers import extract_code
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    expertise = 'You are an expert programmer.'
+    messages = [f'''Improve this program:
+```python
+{initial_solution}
+```''', f'''Make this program more robust to noise:
+```python
+{initial_solution}
+```
+Judged by:
+```python
+{utility.str}
+```''']
+    responses = language_model.batch_prompt(expertise, messages)
+    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
+"""
+
+# Fences built from strings with \\n in them, lines that start with a quote: no fence lines at all.
+CONCATENATED_FENCES = '''from helpers import extract_code
+
+FENCE = "```"
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    expertise = "You are an expert programmer."
+    message = (
+        "Improve this program:\\n"
+        "```python\\n"
+        f"{initial_solution}\\n"
+        "```\\n"
+        "Scored by:\\n" + FENCE + "python\\n" + utility.str + "\\n" + FENCE + "\\n"
+        "Reply with one ```python block."
+    )
+    responses = language_model.batch_prompt(expertise, [message] * 2)
+    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
+'''
+
+# The prompt's closing fence has words after it on the same line ("``` Score it with:"): to the
+# fence rules that is a tagged fence, which opens a level instead of closing one.
+FENCE_WITH_TEXT_AFTER = '''from helpers import extract_code
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    expertise = "You are an expert programmer."
+    message = f"""Improve this program:
+```python
+{initial_solution}
+``` Score it with:
+```python
+{utility.str}
+```
+Return only code."""
+    responses = language_model.batch_prompt(expertise, [message] * 2)
+    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
+'''
+
+# Three levels: its prompt shows the model an example improver, which has fenced prompts of its own.
+NESTED_THREE_LEVELS = '''from helpers import extract_code
+
+EXAMPLE = """
+```python
+def improve_algorithm(initial_solution, utility, language_model):
+    message = f\'\'\'Improve:
+```python
+{initial_solution}
+```\'\'\'
+    return initial_solution
+```
+"""
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    expertise = "You are an expert in programs that improve programs."
+    message = f"""An improver looks like this:
+{EXAMPLE}
+Now, instead of an improver, improve this program directly:
+```python
+{initial_solution}
+```
+Scored by:
+```python
+{utility.str}
+```"""
+    responses = language_model.batch_prompt(expertise, [message] * 2)
+    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
+'''
+
+# textwrap.dedent style (Claude's habit): the prompt's fence lines are indented eight spaces.
+DEDENTED_PROMPT = '''import textwrap
+
+from helpers import extract_code
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    expertise = "You are an expert programmer."
+    template = textwrap.dedent("""\\
+        Improve this program:
+        ```python
+        {program}
+        ```
+        It is scored by:
+        ```python
+        {score}
+        ```
+        Answer with the complete program.""")
+    message = template.format(program=initial_solution, score=utility.str)
+    responses = language_model.batch_prompt(expertise, [message] * 2)
+    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
+'''
+
+# Parses answers itself with a verbose regex: its first line "```(?:python)?" is a bare fence.
+VERBOSE_REGEX = '''import re
+
+PATTERN = re.compile(r"""
+```(?:python)?
+(.*?)
+```""", re.S)
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    expertise = "You are an expert programmer."
+    message = "Improve this program; answer with one fenced block.\\n\\n" + initial_solution
+    candidates = [initial_solution]
+    for answer in language_model.batch_prompt(expertise, [message] * 3):
+        found = PATTERN.findall("\\n" + answer)
+        if found:
+            candidates.append(found[-1].strip("\\n") + "\\n")
+    return max(candidates, key=utility)
+'''
+
+# The prompt closes its quote mid-line: "{initial_solution}```" (not a fence line).
+CLOSED_MID_LINE = '''from helpers import extract_code
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    expertise = "You are an expert programmer."
+    message = f"""Improve this program:
+```python
+{initial_solution}```
+Answer with the improved program only."""
+    responses = language_model.batch_prompt(expertise, [message] * 3)
+    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
+'''
+
+# A fenced example answer in its docstring, at column 0.
+FENCED_DOCSTRING = '''from helpers import extract_code
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    """Asks for improvements; an answer is expected to look like
+
+```python
+def algorithm(train_samples, train_parity, test_samples):
+    ...
+```
+    """
+    message = f"""Improve:
+```python
+{initial_solution}
+```"""
+    responses = language_model.batch_prompt("You are an expert.", [message] * 2)
+    return max([initial_solution] + [c for c in extract_code(responses) if c], key=utility)
+'''
+
+# Its prompt shows the expected answer format as a ```json block.
+JSON_FORMAT_PROMPT = '''from helpers import extract_code
+
+
+def improve_algorithm(initial_solution, utility, language_model):
+    expertise = "You are an expert programmer."
+    message = f"""Improve the program below.
+```python
+{initial_solution}
+```
+First state your plan as
+```json
+{{"plan": "...", "risk": "low"}}
+```
+then give the whole program in a ```python block."""
+    candidates = [initial_solution]
+    for answer in language_model.batch_prompt(expertise, [message] * 2):
+        code = extract_code(answer)
+        if code:
+            candidates.append(code)
+    return max(candidates, key=utility)
+'''
+
+
+def long_program(helpers: int = 400) -> str:
+    """A legitimate 2,000-line program: many small helpers, then MAJORITY's algorithm."""
+    parts = ["import numpy as np\n\n"]
+    for i in range(helpers):
+        parts.append(f"\ndef helper_{i}(x):\n    # helper {i} of {helpers}\n    y = x + {i}\n    return y - {i}\n")
+    parts.append("\n\ndef algorithm(train_samples, train_parity, test_samples):\n"
+                 "    label = int(np.mean(train_parity) >= 0.5)\n"
+                 "    assert helper_7(label) == label\n"
+                 "    return np.full(len(test_samples), label, dtype=int)\n")
+    return "".join(parts)
+
+
+LONG_PROGRAM = long_program()
