@@ -8,9 +8,13 @@ inside an f-string — so a block cannot end at the first fence it meets.
 
 The rules, in order (docs/extraction.md says the same with examples):
 
-1. Line endings are normalised (CRLF and CR become LF). An empty answer, one with NUL bytes or
-   mostly control characters ("not text"), or one over MAX_ANSWER_CHARS is a failure with a
-   reason, never an exception.
+1. Line endings are normalised (CRLF and CR become LF) and a leading byte-order mark dropped. An
+   empty answer, one with NUL bytes or mostly control characters ("not text"), or one over
+   MAX_ANSWER_CHARS is a failure with a reason, never an exception. Other wrappings are read
+   first: an answer in JSON mode (an object with a "code"/"program"/... string) by that string;
+   a reasoning model's answer by what follows its last </think> (its drafts come before), each
+   falling back to the whole answer if they give no program. Code Llama's [PYTHON] ... [/PYTHON]
+   lines count as a python fence.
 2. A fence line is, after optional indentation (spaces or tabs), three or more backticks or
    tildes, then either nothing or code punctuation (a *bare* fence: ``` or ```\"\"\" closing a
    prompt string) or an info string starting with a letter, digit, '{' or '.' (a *tagged*
@@ -22,28 +26,36 @@ The rules, in order (docs/extraction.md says the same with examples):
    character nest, as the reference does line by line: a tagged fence opens a level, a bare
    fence at least as long as the innermost open one closes a level, and the block ends when its
    outermost level closes. Fences of the other character are plain content. A block still open
-   at the end of the answer (cut off by the token limit) is a candidate too.
+   at the end of the answer (cut off by the token limit) is a candidate too, less a last line cut
+   partway into its closing fence (`` or `).
 5. Content lines lose the opening fence's indentation (where they have it); leading and
    trailing blank lines are dropped; the program ends with one newline.
 6. A *program* is a block that compiles and defines a function or a class at its top level (a
    placeholder like {program} or a lone word compiles but is no program). If no Python block
    of the nested reading is a program, the answer is also read the plain Markdown way (a block
    ends at its first bare fence), and then, as a last resort, from each bare or Python-tagged
-   opener to each later bare fence, farthest first, the first stretch that is a program. All
-   readings together compile at most a few times the answer's length.
+   opener to each later fence that is not a Python opener (a bare one, or one glued to prose:
+   ```This tries...), farthest first, the first stretch that is a program. All readings
+   together compile at most a few times the answer's length.
 7. A block is Python if its tag is python, py, python3, py3 or sage (any case) or it has none.
    The choice, in order: the largest Python program; the largest program of any tag; the
    largest Python block that defines a function but does not compile (returned so the utility
    records its SyntaxError: status "does-not-compile"); the largest Python block that compiles
    (a script); the largest Python block. Largest, as the reference does: a model that splits a
    program across blocks, or repeats an older, longer version, gets the largest one.
-8. Nothing usable (only prose, or only blocks of other languages): the failure "no code in the
-   answer".
+8. If no block is a program, code written without an outer fence is looked for: from a line
+   that starts Python at column 0 (import, from, def, class, a decorator, a comment) to the end,
+   to a stray closing fence at the end, or to a line of prose, the longest stretch that is a
+   program (status "whole-answer").
+9. Nothing usable: if the answer quotes a block in a Markdown blockquote (> ```python), the
+   quote markers are dropped and it is read again; otherwise (only prose, or only blocks of
+   other languages) the failure "no code in the answer".
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 from dataclasses import dataclass
 
@@ -66,6 +78,16 @@ EMPTY = "empty answer"
 NOT_TEXT = "the answer is not text (binary data)"
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+_PARTIAL_FENCE = re.compile(r"^[ \t]*(?:`{1,2}|~{1,2})[ \t]*$")
+_QUOTED = re.compile(r"^[ \t]{0,3}> ?", re.MULTILINE)  # a Markdown blockquote's marker
+_CODE_LLAMA_OPEN = re.compile(r"^[ \t]*\[PYTHON\][ \t]*$", re.MULTILINE)  # Code Llama's own fences
+_CODE_LLAMA_CLOSE = re.compile(r"^[ \t]*\[/PYTHON\][ \t]*$", re.MULTILINE)
+_REASONING_END = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
+JSON_CODE_KEYS = ("code", "program", "solution", "python", "source", "improved_code", "answer")
+MAX_UNFENCED_STARTS, MAX_UNFENCED_ENDS = 8, 32
+# A line that starts Python at column 0, and one that starts a sentence ("Here is the code:").
+_CODE_START = re.compile(r"^(?:from\s+\S+\s+import\b|import\s+\w|def\s+\w|async\s+def\s|class\s+\w|@\w|#)")
+_PROSE_LINE = re.compile(r"^(?:[A-Z][a-z']*|I)(?:\s+[A-Za-z'][\w',;:-]*){2,}")
 _LOOKS_DEFINED = re.compile(r"^[ \t]*(?:async[ \t]+def|def|class)[ \t]+\w", re.MULTILINE)
 
 
@@ -124,12 +146,27 @@ def extract_program(answer) -> Extraction:
     if len(answer) > MAX_ANSWER_CHARS:
         return Extraction(None, FAILED, f"the answer is too long to read ({len(answer):,} characters, "
                                         f"limit {MAX_ANSWER_CHARS:,})")
-    text = answer.replace("\r\n", "\n").replace("\r", "\n")
+    text = answer.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     if not text.strip():
         return Extraction(None, FAILED, EMPTY)
     if _is_binary(text):
         return Extraction(None, FAILED, NOT_TEXT)
     compiler = _Compiler(budget=COMPILE_BUDGET_FACTOR * len(text) + COMPILE_BUDGET_FLOOR)
+    for alternative in (_json_field(text), _after_reasoning(text)):  # rule 1: other wrappings first
+        if alternative is not None:
+            found = _extract(alternative, compiler)
+            if found.ok:
+                return found
+    found = _extract(text, compiler)
+    if found.code is None and _QUOTED.search(text):  # rule 9: a block inside a Markdown quote
+        unquoted = _extract(_QUOTED.sub("", text), compiler)
+        if unquoted.code is not None:
+            return unquoted
+    return found
+
+
+def _extract(text: str, compiler: _Compiler) -> Extraction:
+    text = _CODE_LLAMA_OPEN.sub("```python", _CODE_LLAMA_CLOSE.sub("```", text))
     lines = text.split("\n")
     whole = _Block(lines, "", closed=True)
     if compiler.defines_code(whole.code):  # an answer that is all code: its fences are inside strings
@@ -138,9 +175,62 @@ def extract_program(answer) -> Extraction:
     for other_reading in (lambda: _blocks(lines, nested=False), lambda: _stretched_blocks(lines, compiler)):
         if any(b.is_python and compiler.defines_code(b.code) for b in blocks):
             break
-        # Rules 5: an unbalanced or misread fence may have cut the program; read it another way.
+        # Rule 6: an unbalanced or misread fence may have cut the program; read it another way.
         blocks += [b for b in other_reading() if b not in blocks]
+    if not any(compiler.defines_code(b.code) for b in blocks):
+        unfenced = _unfenced_program(lines, compiler)  # rule 8: code with prose around, no outer fence
+        if unfenced is not None:
+            return Extraction(unfenced, WHOLE_ANSWER)
     return _choose([b for b in blocks if b.code.strip()], compiler)
+
+
+def _json_field(text: str) -> str | None:
+    """An answer in JSON mode: the string under a code-like key ("code", "program", ...)."""
+    stripped = text.strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")):
+        return None
+    try:
+        data = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return next((data[key] for key in JSON_CODE_KEYS if isinstance(data.get(key), str)), None)
+
+
+def _after_reasoning(text: str) -> str | None:
+    """What a reasoning model answered after its <think>...</think> drafts, if anything."""
+    ends = list(_REASONING_END.finditer(text))
+    if not ends:
+        return None
+    rest = text[ends[-1].end():]
+    return rest if rest.strip() else None
+
+
+def _unfenced_program(lines: list[str], compiler: _Compiler) -> str | None:
+    """Code written without an outer fence, with prose before or after it (a small model's
+    "Here is the improved code:" and the program; an improver whose own prompt fences are the
+    only fence lines): from a line that starts code at column 0 to the first prose line after
+    it, or to the end, or to a stray bare fence at the end; the longest stretch that is a program."""
+    starts = [i for i, line in enumerate(lines) if _CODE_START.match(line)][:MAX_UNFENCED_STARTS]
+    prose = [i for i, line in enumerate(lines) if _PROSE_LINE.match(line)]
+    last = len(lines)
+    while last > 0 and not lines[last - 1].strip():
+        last -= 1
+    if last > 0 and (fence := _FENCE.match(lines[last - 1])) is not None and not _is_tagged(fence["info"]):
+        last -= 1  # a stray closing fence after the code
+    best: str | None = None
+    for start in starts:
+        # Prose lines inside the code's own strings (an improver's prompt) are ends too: farthest first.
+        ends = sorted({last, *[i for i in prose if start < i < last]}, reverse=True)[:MAX_UNFENCED_ENDS]
+        for end in ends:
+            code = _Block(lines[start:end], "", closed=True).code
+            if (best is None or len(code) > len(best)) and compiler.defines_code(code):
+                best = code
+                break
+        if compiler.spent:
+            break
+    return best
 
 
 def _choose(blocks: list[_Block], compiler: _Compiler) -> Extraction:
@@ -198,6 +288,11 @@ def _blocks(lines: list[str], *, nested: bool) -> list[_Block]:
                 elif tagged and nested:
                     stack.append(length)
             content.append(_dedent(line, indent))
+        if stack:  # cut off by the end of the answer, maybe partway into its closing fence (``)
+            while content and not content[-1].strip():
+                content.pop()
+            if content and _PARTIAL_FENCE.match(content[-1]):
+                content.pop()
         blocks.append(_Block(content, tag, closed=not stack))
     return blocks
 
@@ -213,7 +308,10 @@ def _stretched_blocks(lines: list[str], compiler: _Compiler) -> list[_Block]:
         if tag not in PYTHON_TAGS:
             continue
         indent, char = opener["indent"], opener["fence"][0]
-        ends = [i for i, m in fences[position + 1:] if m["fence"][0] == char and not _is_tagged(m["info"])]
+        # An end is a bare fence, or one glued to prose ("```This tries all subsets."): any but a
+        # Python opener.
+        ends = [i for i, m in fences[position + 1:]
+                if m["fence"][0] == char and (not _is_tagged(m["info"]) or _tag(m["info"]) not in PYTHON_TAGS)]
         for end in reversed(ends):
             block = _Block([_dedent(line, indent) for line in lines[start + 1:end]], tag, closed=True)
             if compiler.defines_code(block.code):
