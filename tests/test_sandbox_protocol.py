@@ -207,6 +207,36 @@ async def test_a_flood_of_large_replies_does_not_time_out_another_childs_short_c
     assert max(r.elapsed_s for r in fair.results) < 0.25
 
 
+async def test_a_large_frame_is_parsed_while_the_event_loop_keeps_running():
+    # The C parser holds the interpreter lock for a whole frame; frames over c_parse_bytes are
+    # parsed by the Python one in the decoder thread, so the loop (the timer of every call) runs.
+    from concurrent.futures import ThreadPoolExecutor
+
+    limits = ProtocolLimits(max_values=10**7)
+    body = json.dumps({"op": "return", "value": [123456789] * 300_000}).encode()  # 3 MB
+    ticks, worst, last = 0, 0.0, time.monotonic()
+
+    async def tick():
+        nonlocal ticks, worst, last
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.monotonic()
+            ticks, worst, last = ticks + 1, max(worst, now - last), now
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.01)
+    ticks, worst = 0, 0.0
+    with ThreadPoolExecutor(1) as decoder:
+        started = time.monotonic()
+        message = await asyncio.get_running_loop().run_in_executor(decoder, decode, body, limits)
+        took = time.monotonic() - started
+    ticker.cancel()
+    assert len(message["value"]) == 300_000
+    # The loop kept running: many ticks, and no gap near the length of the parse (the C parser
+    # on this frame gives one gap as long as the whole parse).
+    assert ticks >= 10 and worst < took / 4, (ticks, worst, took)
+
+
 # --- the engine: events, the log, the run going on ------------------------------------------
 
 

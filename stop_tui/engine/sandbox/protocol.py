@@ -13,10 +13,11 @@ out of itself.
 from __future__ import annotations
 
 import json
-import re
 import socket
 import struct
 from dataclasses import dataclass
+from json import decoder as json_decoder
+from json import scanner as json_scanner
 from typing import Any
 
 HEADER = struct.Struct(">I")
@@ -44,7 +45,10 @@ class ProtocolLimits:
     max_int_digits: int = 640  # an integer literal longer than this is refused (Python's own limit is 4300)
     max_refusals: int = 8  # refused requests (over budget, oversized, malformed) before the run is ended
     max_zero_scores: int = 64  # utility calls past the budget (each answered 0, as the reference does)
-    inline_decode_bytes: int = 16 << 10  # larger frames are parsed off the event loop
+    inline_decode_bytes: int = 16 << 10  # larger frames are parsed in the decoder thread, off the event loop
+    # Larger frames are parsed by the pure-Python parser, which lets the event loop run every few
+    # milliseconds; the C parser would hold the interpreter lock, and so the loop, for all of it.
+    c_parse_bytes: int = 128 << 10
 
 
 DEFAULT_LIMITS = ProtocolLimits()
@@ -63,12 +67,24 @@ def check_size(size: int, cap: int) -> None:
 _DIGITS = bytes(b"0"[0] if chr(i).isdigit() and i < 128 else b"."[0] for i in range(256))  # digits -> 0, else .
 
 
+class _YieldingDecoder(json.JSONDecoder):
+    """json's pure-Python parser: about 15 times slower than the C one, but it runs as Python
+    bytecode, so the interpreter hands the lock to other threads (the event loop timing other
+    runs' calls) every switch interval instead of holding it for the whole frame."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parse_string = json_decoder.py_scanstring
+        self.scan_once = json_scanner.py_make_scanner(self)
+
+
 def decode(body: bytes, limits: ProtocolLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """Parse one frame from a child: a JSON object of bounded size, depth and integer length.
 
-    The checks before the parse are C-speed scans of the bytes (a few ms a MiB) that bound what
-    the parse, which holds the interpreter lock throughout, can cost; the checks after it are
-    plain Python, which lets other threads (the event loop) run meanwhile.
+    The checks before the parse are C-speed scans of the bytes (a millisecond or two a MiB)
+    that bound what the parse can cost. Frames up to c_parse_bytes are parsed by the C parser
+    (a few milliseconds at most, holding the interpreter lock); larger ones by the pure-Python
+    parser, which lets the event loop run meanwhile (call it off the loop, in a thread).
     """
     opens = body.count(b"[") + body.count(b"{")
     values = body.count(b",") + opens  # an upper bound (commas and brackets in strings count too)
@@ -80,7 +96,10 @@ def decode(body: bytes, limits: ProtocolLimits = DEFAULT_LIMITS) -> dict[str, An
     if b"0" * (limits.max_int_digits + 1) in body.translate(_DIGITS):
         hooks["parse_int"] = _bounded_int(limits.max_int_digits)
     try:
-        message = json.loads(body, **hooks)
+        if len(body) <= limits.c_parse_bytes:
+            message = json.loads(body, **hooks)
+        else:
+            message = _YieldingDecoder(**hooks).decode(body.decode())
     except ProtocolError:
         raise
     except (ValueError, RecursionError, MemoryError) as exc:  # UnicodeDecodeError and int limits are ValueErrors
