@@ -14,7 +14,7 @@ from pathlib import Path
 from ..engine.events import (
     CandidateScored, EngineError, Event, GenerationDecided, GenerationProposed, GenerationStarted,
     ImproverRunFinished, LMRequestFinished, LMRequestReused, LMRequestStarted, Notice, ProgramRecorded, RunFinished,
-    RunResumed, RunStarted,
+    RunResumed, RunStarted, SandboxViolation,
 )
 from ..engine.session import SessionHeader, find_run_log, iter_session
 from .strategies import METHOD, Strategy, detect_strategies
@@ -95,6 +95,7 @@ class SessionHistory:
     last_ts: float | None = None
     resumptions: list[RunResumed] = field(default_factory=list)  # `stop-tui resume`, in order
     reused_requests: int = 0  # LM requests of resumed stretches answered from the log (not sent again)
+    violations: list[SandboxViolation] = field(default_factory=list)  # what sandboxed programs tried, refused
 
     @property
     def state(self) -> str:
@@ -190,6 +191,8 @@ def build_history(log: Path, items: Iterable[SessionHeader | Event]) -> SessionH
                 improver_errors[(event.generation, attempt_of.get(event.generation, 1))] = event.error
         elif isinstance(event, GenerationProposed):
             proposals[(event.generation, event.attempt)] = event
+        elif isinstance(event, SandboxViolation):
+            history.violations.append(event)
         elif isinstance(event, GenerationDecided):
             decisions.append(event)
             history.in_progress = None
