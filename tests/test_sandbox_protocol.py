@@ -336,3 +336,103 @@ def test_headless_output_shows_an_improvers_error_text_literally():
     assert text.count("[/]") == 2 and text.count("[bold red]FAKE") == 2  # shown, not obeyed
     assert "sandbox: improver bbbbbbbb (g1-step) protocol violation: boom [/]" in text
 
+
+
+def _hostile_report(tmp_path, capsys):
+    """A report of a scenario whose improver error and sandbox attempt quote hostile text."""
+    import dataclasses
+
+    from stop_tui.cli import main
+    from stop_tui.engine.evaluation import program_sha
+
+    from .session_logs import BEAM, FULL, scenario_events, write_session
+
+    events = []
+    for event in scenario_events(FULL):
+        if isinstance(event, GenerationDecided) and "failed" in event.reason:
+            event = dataclasses.replace(event, reason=f"the improver failed: {HOSTILE_TEXT}")
+        events.append(event)
+        if isinstance(event, GenerationDecided) and event.generation == 1:
+            events.append(SandboxViolation(generation=1, context="g1/step", program_sha=program_sha(BEAM),
+                                           program_kind="improver", kind="syscall", detail="mount " + HOSTILE_TEXT,
+                                           candidate_id="g1-c1", ts=event.ts))
+            events.append(SandboxViolation(generation=1, context=f"g1/{program_sha(BEAM)[:8]}/t0",
+                                           program_sha="c" * 16, program_kind="solution", kind=PROTOCOL,
+                                           detail="oversized frame: 4,294,967,295 bytes", ts=event.ts))
+    log = write_session(tmp_path / "hostile", events)
+    assert main(["report", str(log.parent)]) == 0
+    capsys.readouterr()
+    return (log.parent / "report" / "report.md").read_text(), program_sha(BEAM)
+
+
+def test_the_report_lists_refused_attempts_and_cannot_be_broken_out_of(tmp_path, capsys):
+    import re
+
+    markdown, beam = _hostile_report(tmp_path, capsys)
+    headings = re.findall(r"^## (.*)$", markdown, re.M)
+    # Every section is still there, in order, with the new one next to the strategies.
+    assert headings[headings.index("Strategies (detected by keyword)") + 1] == "Refused attempts (seen by the sandbox)"
+    assert headings[-1] == "Notes" or "Best improver against the seed" in headings
+    attempts = markdown.split("## Refused attempts (seen by the sandbox)")[1].split("\n## ")[0]
+    # A code span fenced by more backticks than the text holds in a row: the ``` in it is text.
+    assert f"| `{beam[:8]}` | this improver tried a refused system call | `g1-c1` | ````mount boom [/] [bold red]" in attempts
+    assert f"| `{beam[:8]}` | a program it wrote broke the sandbox protocol |" in attempts
+    assert "1 protocol, 1 syscall" in attempts
+    # The hostile text: no fence, heading or link of its own anywhere outside code spans.
+    assert "\n```\n# heading" not in markdown and "\n# heading" not in markdown
+    approvals = markdown.split("## Approvals")[1].split("\n## ")[0]
+    assert "the improver failed: boom \\[/\\] \\[bold red\\]FAKE" in approvals
+    assert "\\`\\`\\` \\# heading \\`\\`\\`" in approvals
+    lines = [line for line in approvals.splitlines() if line.strip()]
+    assert len(lines) == 5 and all(line.startswith("- **Generation") for line in lines)  # one line a decision
+
+
+async def test_the_approval_panel_shows_attempts_and_hostile_text_as_text():
+    from textual.app import App
+    from textual.widgets import Static
+
+    from stop_tui.ui.model import GenerationView, RunModel
+    from stop_tui.ui.screens.approval import ApprovalScreen
+    from stop_tui.ui.screens.engine_error import EngineErrorScreen
+
+    sha = "d" * 16
+    model = RunModel()
+    model.current_sha, model.current_val, model.current_test = "e" * 16, 0.2, 0.2
+    model.programs[sha] = "def improve_algorithm(s, utility, language_model):\n    return s\n"
+    model.apply(SandboxViolation(generation=1, context="g1/dddddddd/t0", program_sha=sha, program_kind="improver",
+                                 kind="syscall", detail="mount / " + HOSTILE_TEXT, candidate_id="g1-c1"))
+    model.apply(SandboxViolation(generation=1, context="g1/dddddddd/t1", program_sha=sha, program_kind="improver",
+                                 kind=PROTOCOL, detail="oversized frame: 300,000 bytes [$error]x", candidate_id="g1-c1"))
+    generation = GenerationView(generation=1, attempt=1, improver_sha="e" * 16, proposed_sha=sha,
+                                proposed_val=0.3, proposed_test=0.3)
+
+    class Host(App):
+        pass
+
+    app = Host()
+    async with app.run_test() as pilot:
+        app.push_screen(ApprovalScreen(model, generation, True))
+        await pilot.pause()
+        summary = str(app.screen.query_one("#approval-summary", Static).render())
+        assert "the acceptance rule would approve" in summary
+        assert "sandbox: this improver tried a refused system call (g1-c1): mount / " + HOSTILE_TEXT in summary
+        assert "sandbox: this improver broke the sandbox protocol (g1-c1): oversized frame: 300,000 bytes [$error]x" \
+            in summary
+        app.pop_screen()
+        app.push_screen(EngineErrorScreen(f"ValueError: {HOSTILE_TEXT} [$error]y", "/tmp/[b]log"))
+        await pilot.pause()
+        shown = str(app.screen.query_one(Static).render())
+        assert f"ValueError: {HOSTILE_TEXT} [$error]y" in shown and "session log: /tmp/[b]log" in shown
+
+
+async def test_the_refused_attempts_of_a_real_run_reach_the_report(lpn, tmp_path, capsys):
+    from stop_tui.cli import main
+
+    config = RunConfig(iterations=1, meta_tests=2, meta_utility_budget=2, improver_timeout_s=60, trial_timeout_s=30)
+    await run_session(config=config, task=lpn, backend=ScriptedBackend(seed=0), log_path=tmp_path / "session.jsonl",
+                      seed_improver=HOSTILE_IMPROVER)
+    assert await asyncio.to_thread(main, ["report", str(tmp_path)]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    attempts = markdown.split("## Refused attempts (seen by the sandbox)")[1]
+    assert attempts.count("this improver broke the sandbox protocol") == 3
+    assert "`oversized frame: 2,147,483,648 bytes, over the 262,144-byte limit`" in attempts
