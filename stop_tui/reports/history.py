@@ -276,6 +276,9 @@ def summary_dict(history: SessionHistory) -> dict:
             {"sha": sha, "labels": [s.label for s in labels], "evidence": {s.label: s.evidence for s in labels}}
             for sha, labels in history.strategies().items()
         ],
+        "sandbox_violations": [  # what sandboxed programs tried and were refused, as trusted code saw it
+            {k: v for k, v in v.to_dict().items() if k != "type"} for v in history.violations
+        ],
         "engine_errors": history.engine_errors,
         "engine_notices": history.engine_notices,
         "reader_notices": history.reader_notices,
