@@ -437,7 +437,7 @@ async def test_the_refused_attempts_of_a_real_run_reach_the_report(lpn, tmp_path
     assert attempts.count("this improver broke the sandbox protocol") == 3
     assert "`oversized frame: 2,147,483,648 bytes, over the 262,144-byte limit`" in attempts
     # stop-tui export --json carries them too.
-    capsys.readouterr()
-    assert await asyncio.to_thread(main, ["export", str(tmp_path), "--json"]) == 0
-    exported = json.loads(capsys.readouterr().out)
+    exported_path = tmp_path / "export.json"
+    assert await asyncio.to_thread(main, ["export", str(tmp_path), "--json", "-o", str(exported_path)]) == 0
+    exported = json.loads(exported_path.read_text())
     assert [v["candidate_id"] for v in exported["sandbox_violations"]] == ["g0-seed", "g0-seed", "g1-step"]
