@@ -10,7 +10,7 @@ from rich.table import Table
 from .engine.config import RunConfig
 from .engine.events import (
     CandidateScored, Event, GenerationDecided, GenerationStarted, LMRequestFinished,
-    LMRequestRefused, MetaTrialFinished, Notice, RunBudgetReached, RunStarted,
+    LMRequestRefused, MetaTrialFinished, Notice, RunBudgetReached, RunStarted, SandboxViolation,
 )
 from .engine.summary import GenerationRow, LMUsage
 
@@ -41,7 +41,8 @@ class HeadlessProgress:
     def handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             isolation = ", ".join(event.sandbox_isolation) or "process group only"
-            self.console.print(f"run [bold]{event.run_id}[/] · task {event.task} · model [bold]{event.model}[/] · sandbox: {isolation}")
+            self.console.print(f"run [bold]{escape(event.run_id)}[/] · task {escape(event.task)} · "
+                               f"model [bold]{escape(event.model)}[/] · sandbox: {escape(isolation)}")
         elif isinstance(event, GenerationStarted):
             self.progress.update(self.generations, info=f"generation {event.generation} running")
         elif isinstance(event, MetaTrialFinished):
@@ -61,12 +62,22 @@ class HeadlessProgress:
             self.console.print(f"[bold yellow]{escape(event.message)}[/]: finishing the work in flight; "
                                "no new LM requests")
         elif isinstance(event, CandidateScored):
-            self.progress.update(self.trials, info=f"last: {event.candidate_id} val {event.val:.3f}")
+            self.progress.update(self.trials, info=f"last: {escape(event.candidate_id)} val {event.val:.3f}")
         elif isinstance(event, GenerationDecided):
             self.progress.advance(self.generations)
             self.progress.update(self.generations, info=f"generation {event.generation} decided")
             verdict = "accepted" if event.accepted else "kept current"
-            self.console.print(f"generation {event.generation}: {verdict} ({event.reason})")
+            # The reason can quote an improver's own error text: printed as text, never as markup.
+            self.console.print(f"generation {event.generation}: {verdict} ({escape(event.reason)})")
+        elif isinstance(event, SandboxViolation):
+            self.console.print(f"[bold red]sandbox:[/] {violation_line(event)}", highlight=False)
+
+
+def violation_line(event: SandboxViolation) -> str:
+    """One line naming who tried what; every part of it escaped (it quotes what the program sent)."""
+    who = event.candidate_id or event.context
+    return (f"{escape(event.program_kind)} {escape(event.program_sha[:8])} ({escape(who)}) "
+            f"{escape(event.kind)} violation: {escape(event.detail)}")
 
 
 def _fmt(value: float | None) -> str:

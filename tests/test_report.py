@@ -127,8 +127,8 @@ def test_approvals_and_outcome(full_report):
     markdown = full_report[1]
     approvals = section(markdown, "Approvals")
     assert approvals.count("\n- ") == 5
-    assert ("**Generation 3**: no proposal: the improver failed (ZeroDivisionError: division by zero); "
-            "rejected by the acceptance rule.") in approvals
+    assert ("**Generation 3**: no proposal; rejected by the acceptance rule: the improver failed: "
+            "ZeroDivisionError: division by zero.") in approvals
     assert "**Generation 4, attempt 2**" in approvals and "; approved by the user.\n" in approvals + "\n"
     assert "by the user:" not in approvals  # the user's decision is not explained by repeating it
     outcome = section(markdown, "Outcome")
@@ -264,7 +264,8 @@ def test_report_wording_for_an_unchanged_improver_and_a_better_proposal_the_user
     assert code == 0, err
     markdown = (log.parent / "report" / "report.md").read_text()
     approvals = section(markdown, "Approvals")
-    assert "**Generation 2**: no proposal: the improver returned itself unchanged." in approvals
+    assert ("**Generation 2**: no proposal; rejected by the acceptance rule: the improver returned itself "
+            "unchanged.") in approvals
     assert "failed" not in approvals
     outcome = section(markdown, "Outcome")
     assert "no proposal beat it" not in outcome

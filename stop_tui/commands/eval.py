@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..engine.tasks import load_task, task_search_dirs
 from .common import read_python_file
@@ -43,8 +44,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                           "instances": result.instances, "failures": result.failures,
                           "failure_reasons": list(result.failure_reasons)}))
     else:
-        console.print(f"{task.name} ({args.split}, {result.instances} instances): utility [bold]{result.utility:.4f}[/], "
+        console.print(f"{escape(task.name)} ({args.split}, {result.instances} instances): utility [bold]{result.utility:.4f}[/], "
                       f"{result.failures} failed")
         for reason in result.failure_reasons:
-            console.print(f"  failure: {reason}")
+            console.print(f"  failure: {escape(reason)}", highlight=False)  # the program's own text
     return 0

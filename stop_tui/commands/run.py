@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from ..engine.lm.models import make_backend
 from ..engine.session import prepare_session_dir, read_session
@@ -64,7 +65,7 @@ def run_headless(config, task, backend, log_path: Path, console: Console, *, res
     from ..engine.runner import run_session
     from ..headless import HeadlessProgress
 
-    console.print(f"session log: {log_path}")
+    console.print(f"session log: {escape(str(log_path))}")
     with HeadlessProgress(console, config) as view:
         asyncio.run(run_session(config=config, task=task, backend=backend, log_path=log_path,
                                 subscribers=[view.handle], resume_state=resume_state))
@@ -83,10 +84,10 @@ def print_outcome(log_path: Path, model_label: str, console: Console) -> int:
         console.print(generation_table_view(rows, model_label))
     finished = final_state(events)
     if finished is None:
-        console.print(f"the run did not finish; everything completed is in {log_path}")
+        console.print(f"the run did not finish; everything completed is in {escape(str(log_path))}")
         return 1
     current = rows[-1] if rows else None
     scores = f" (val {current.current_val:.3f}, test {current.current_test:.3f})" if current else ""
-    console.print(f"run {finished.state}: {finished.reason}; current improver "
-                  f"{finished.current_improver_sha[:8]}{scores}; log: {log_path}")
+    console.print(f"run {escape(finished.state)}: {escape(finished.reason)}; current improver "
+                  f"{escape(finished.current_improver_sha[:8])}{scores}; log: {escape(str(log_path))}")
     return 0 if finished.state != "failed" else 1

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 
 from .bus import EventBus
-from .events import ProgramRecorded, SolutionEvaluated
+from .events import ProgramRecorded, SandboxViolation, SolutionEvaluated
 from .sandbox.pool import SandboxPool
+from .sandbox.violations import Violation
 from .tasks import ScorerError, Task, TaskError
 
 FAILURE_REASONS_KEPT = 5
@@ -18,6 +20,19 @@ EMPTY_PROGRAM = "empty program: no code in the answer it was taken from"
 
 def program_sha(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def publish_violations(bus: EventBus, violations: list[Violation], *, context: str, program_sha: str,
+                       program_kind: str, generation: int | None = None, candidate_id: str = "") -> None:
+    """One SandboxViolation event per violation the pool saw, naming the program that tried."""
+    if generation is None:
+        match = re.match(r"g(\d+)", context)
+        generation = int(match.group(1)) if match else None
+    for violation in violations:
+        bus.publish(SandboxViolation(
+            generation=generation, context=context, program_sha=program_sha, program_kind=program_kind,
+            kind=violation.kind, detail=violation.detail, candidate_id=candidate_id,
+        ))
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,7 @@ class Evaluator:
             source, task.entry, [i.args for i in instances], seeds=[i.seed for i in instances],
             per_call_s=task.time_limit_s, arg_types=task.arg_types, stop_after_timeout=True,
         )
+        publish_violations(self.bus, run.violations, context=context, program_sha=sha, program_kind="solution")
         total, reasons, failures = 0.0, [], 0
         for instance, result in zip(instances, run.results):
             if not result.ok:

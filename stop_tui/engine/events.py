@@ -253,6 +253,27 @@ class BudgetRefused(Event):
     message: str
 
 
+@dataclass(kw_only=True)
+class SandboxViolation(Event):
+    """A sandboxed program tried something and was refused, as trusted code saw it (the pool that
+    read its frames, the supervisor that watched its system calls), never as the program said.
+
+    kind: "protocol" (a malformed or oversized frame, too many refused requests), "syscall" (a
+    refused privileged system call) or "resource" (a per-run cap hit). program_sha names the
+    program that did it: an improver (program_kind "improver", context its trial or step) or a
+    solution (program_kind "solution", context whoever asked for its evaluation).
+    """
+
+    type_name: ClassVar[str] = "sandbox_violation"
+    generation: int | None
+    context: str
+    program_sha: str
+    program_kind: str  # "improver" | "solution"
+    kind: str
+    detail: str
+    candidate_id: str = ""
+
+
 # --- evaluation ----------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .budget import BudgetExceeded, LMBudget, UtilityBudget
 from .bus import EventBus
 from .config import ACCEPT_ANY, RunConfig
-from .evaluation import Evaluator, ProgramRegistry
+from .evaluation import Evaluator, ProgramRegistry, publish_violations
 from .events import (
     BudgetRefused, CandidateScored, CandidateStarted, GenerationDecided, GenerationProposed,
     GenerationStarted, ImproverRunFinished, MetaTrialFinished, RunFinished, RunPaused, RunStarted,
@@ -26,6 +26,9 @@ from .tasks import Task
 
 IMPROVE_IMPROVER = "improve-improver"
 IMPROVE_SOLUTION = "improve-solution"
+# BudgetRefused events one improver run may publish; past them refusals are only counted (the
+# sandbox pool ends a run that keeps asking, with one SandboxViolation event saying how many).
+REFUSAL_EVENTS = 8
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,12 @@ class ProxiedCalls(ImproverHandler):
         self.gateway, self.bus, self.config = gateway, bus, config
         self.lm_budget, self.utility_budget, self._utility = lm_budget, utility_budget, utility
         self.purpose, self.context, self.generation = purpose, context, generation
+        self.refusals = 0
 
     def _refuse(self, resource: str, limit: int, message: str) -> None:
-        self.bus.publish(BudgetRefused(context=self.context, resource=resource, limit=limit, message=message))
+        self.refusals += 1
+        if self.refusals <= REFUSAL_EVENTS:
+            self.bus.publish(BudgetRefused(context=self.context, resource=resource, limit=limit, message=message))
 
     async def lm(self, expertise: str, messages: list[str], temperature: float) -> list[str]:
         try:
@@ -64,16 +70,16 @@ class ProxiedCalls(ImproverHandler):
         )
         try:
             responses = (await self.gateway.complete(request)).responses
-        except LMRefused as exc:  # a run budget is spent (the gateway logged the refusal)
-            raise RefusedError(str(exc)) from None
+        except LMRefused as exc:  # a run budget is spent (the gateway logged the refusal): not the program's doing
+            raise RefusedError(str(exc), counts=False) from None
         await record_extractions(self.bus, request, responses)
         return responses
 
     async def utility(self, program: str) -> tuple[float, int]:
         if not self.utility_budget.take():
-            self._refuse("utility_calls", self.utility_budget.calls,
-                         f"utility budget spent: {self.utility_budget.calls} calls allowed; this call scores 0")
-            return 0.0, self.utility_budget.uses
+            message = f"utility budget spent: {self.utility_budget.calls} calls allowed; this call scores 0"
+            self._refuse("utility_calls", self.utility_budget.calls, message)
+            raise RefusedError(message, score=0.0, uses=self.utility_budget.uses)
         return await self._utility(program), self.utility_budget.uses
 
 
@@ -164,6 +170,7 @@ class MetaUtility:
         result = await improve_task_seed(
             source=source, task=self.task, config=self.config, pool=self.pool, gateway=self.gateway, bus=self.bus,
             evaluator=self.evaluator, programs=self.programs, context=context, generation=generation,
+            candidate_id=candidate_id,
         )
         usage = self.gateway.usage_for([context])
         self.bus.publish(MetaTrialFinished(
@@ -190,7 +197,7 @@ class ImproverRun:
 
 async def improve_task_seed(*, source: str, task: Task, config: RunConfig, pool: SandboxPool, gateway: LMGateway,
                             bus: EventBus, evaluator: Evaluator, programs: ProgramRegistry, context: str,
-                            generation: int) -> ImproverRun:
+                            generation: int, candidate_id: str = "") -> ImproverRun:
     """Run an improver, in the sandbox, on a task's seed solution with fresh budgets and the task's
     hidden val utility, then score what it returns on val and test: a meta-utility trial, and
     one run of a transfer evaluation. A failed run scores 0 and says why."""
@@ -211,6 +218,8 @@ async def improve_task_seed(*, source: str, task: Task, config: RunConfig, pool:
     )
     async with pool.improver_slots:
         outcome = await pool.run_improver(job, calls)
+    publish_violations(bus, outcome.violations, context=context, program_sha=programs.record(source, "improver"),
+                       program_kind="improver", generation=generation, candidate_id=candidate_id)
     val = test = 0.0
     solution_sha = None
     if outcome.result is not None:
@@ -366,6 +375,8 @@ class StopRun:
         self.bus.publish(GenerationStarted(generation=generation, improver_sha=current_sha, attempt=attempt))
         label = f"g{generation}" if attempt == 1 else f"g{generation}a{attempt}"
         outcome, lm_budget, utility_budget = await self._improvement_step(generation, label, current_source)
+        publish_violations(self.bus, outcome.violations, context=f"{label}/step", program_sha=current_sha,
+                           program_kind="improver", generation=generation, candidate_id=f"{label}-step")
         if isinstance(current, asyncio.Future):
             current = await current
         returned_sha = self.programs.record(outcome.result, "improver") if outcome.result else None

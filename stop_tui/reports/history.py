@@ -14,7 +14,7 @@ from pathlib import Path
 from ..engine.events import (
     CandidateScored, EngineError, Event, GenerationDecided, GenerationProposed, GenerationStarted,
     ImproverRunFinished, LMRequestFinished, LMRequestReused, LMRequestStarted, Notice, ProgramRecorded, RunFinished,
-    RunResumed, RunStarted, SamplesExtracted,
+    RunResumed, RunStarted, SamplesExtracted, SandboxViolation,
 )
 from ..engine.session import SessionHeader, find_run_log, iter_session
 from .strategies import METHOD, Strategy, detect_strategies
@@ -126,6 +126,7 @@ class SessionHistory:
     resumptions: list[RunResumed] = field(default_factory=list)  # `stop-tui resume`, in order
     reused_requests: int = 0  # LM requests of resumed stretches answered from the log (not sent again)
     extraction: dict[int, ExtractionCounts] = field(default_factory=dict)  # generation -> samples' fate
+    violations: list[SandboxViolation] = field(default_factory=list)  # what sandboxed programs tried, refused
 
     @property
     def state(self) -> str:
@@ -221,6 +222,8 @@ def build_history(log: Path, items: Iterable[SessionHeader | Event]) -> SessionH
                 improver_errors[(event.generation, attempt_of.get(event.generation, 1))] = event.error
         elif isinstance(event, GenerationProposed):
             proposals[(event.generation, event.attempt)] = event
+        elif isinstance(event, SandboxViolation):
+            history.violations.append(event)
         elif isinstance(event, GenerationDecided):
             decisions.append(event)
             history.in_progress = None
@@ -305,6 +308,9 @@ def summary_dict(history: SessionHistory) -> dict:
         "strategies": [
             {"sha": sha, "labels": [s.label for s in labels], "evidence": {s.label: s.evidence for s in labels}}
             for sha, labels in history.strategies().items()
+        ],
+        "sandbox_violations": [  # what sandboxed programs tried and were refused, as trusted code saw it
+            {k: v for k, v in v.to_dict().items() if k != "type"} for v in history.violations
         ],
         "engine_errors": history.engine_errors,
         "engine_notices": history.engine_notices,

@@ -8,7 +8,7 @@ import time
 
 from .. import __version__
 from .history import SEED, GenerationRecord, LMUsage, SessionHistory
-from .strategies import METHOD
+from .strategies import ATTEMPT_PHRASES, METHOD, attempts_for
 
 # (config key, how the report names it); keys a log lacks are left out.
 CONFIG_ROWS = (
@@ -25,6 +25,7 @@ ACTIONS = {SEED: "seed", "approve": "approved", "reject": "rejected", "retry": "
            "stop": "rejected, ending the run"}
 DECIDERS = {"rule": "the acceptance rule", "user": "the user"}
 MAX_STRATEGY_ROWS = 25  # more improvers than this: the report labels only those that were current
+MAX_ATTEMPT_ROWS = 50  # refused attempts listed one by one; the rest are counted
 
 
 def render_report(history: SessionHistory, meta_utility_png: str | None, lm_usage_png: str | None) -> str:
@@ -32,7 +33,7 @@ def render_report(history: SessionHistory, meta_utility_png: str | None, lm_usag
     sections = [
         _title(history), _outcome(history), _configuration(history),
         _generations(history, meta_utility_png), _lm_use(history, lm_usage_png), _extraction(history),
-        _approvals(history), _strategies(history), _diff(history), _notes(history),
+        _approvals(history), _strategies(history), _attempts(history), _diff(history), _notes(history),
     ]
     return "\n\n".join(section for section in sections if section).rstrip() + "\n"
 
@@ -54,6 +55,25 @@ def short(sha: str | None) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+_MARKDOWN_ACTIVE = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|~#!"})
+
+
+def md_text(text: str, limit: int = 600) -> str:
+    """Untrusted text (a program's error, a reason quoting one) as plain Markdown on one line:
+    every character Markdown acts on is escaped, so it cannot open a fence, a heading, a link,
+    emphasis or HTML, nor end a table cell or the list item it is in."""
+    return " ".join(str(text).split())[:limit].translate(_MARKDOWN_ACTIVE)
+
+
+def code_span(text: str, limit: int = 300) -> str:
+    """Untrusted text as an inline code span it cannot break out of: on one line, fenced by more
+    backticks than it holds in a row (CommonMark). In a table, _cell escapes its pipes."""
+    text = " ".join(str(text).split())[:limit]
+    ticks = "`" * (1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    pad = " " if text[:1] == "`" or text[-1:] == "`" else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
@@ -80,7 +100,7 @@ def _outcome(history: SessionHistory) -> str:
     finished = history.finished
     decided = history.last_generation
     if finished:
-        lines.append(f"The run **{finished.state}** ({finished.reason}) after {decided} generation{'s' * (decided != 1)}.")
+        lines.append(f"The run **{md_text(finished.state)}** ({md_text(finished.reason)}) after {decided} generation{'s' * (decided != 1)}.")
     else:
         running = f"; generation {history.in_progress} had started and was not decided" if history.in_progress else ""
         lines.append(f"The log has **no end of run**: the run is still going, or was killed{running}. "
@@ -228,13 +248,10 @@ def _approvals(history: SessionHistory) -> str:
 def _proposal_and_decision(r: GenerationRecord) -> str:
     """What a generation proposed and what became of it, without saying anything twice."""
     decided = f"{ACTIONS.get(r.action, r.action)} by {DECIDERS.get(r.decided_by, r.decided_by)}"
-    reason = _cell(r.reason).rstrip(".")
-    if r.proposed_sha:
-        proposal = f"proposed {short(r.proposed_sha)} (val {fmt_score(r.proposed_val)})"
-    elif r.improver_error:
-        return f"no proposal: the improver failed ({_cell(r.improver_error.strip().splitlines()[-1][:200])}); {decided}"
-    else:  # no error: the step returned nothing new (e.g. the improver itself, unchanged)
-        return f"no proposal: {reason}"
+    reason = md_text(r.reason).rstrip(".")
+    if not r.proposed_sha:  # the reason says why: the improver failed, or returned itself unchanged
+        return f"no proposal; {decided}: {reason}"
+    proposal = f"proposed {short(r.proposed_sha)} (val {fmt_score(r.proposed_val)})"
     if r.decided_by == "user":  # the rule's reason would repeat "approved by the user"
         return f"{proposal}; {decided}"
     return f"{proposal}; {decided}: {reason}"
@@ -272,6 +289,35 @@ def _strategies(history: SessionHistory) -> str:
             + _table(["improver", "role", "labels"], rows))
 
 
+def _attempts(history: SessionHistory) -> str:
+    """What the sandbox saw each improver try and refused, next to the strategies: reported by
+    trusted code (the pool, the kernel's supervisor), not guessed from the source."""
+    if not history.violations:
+        return ""
+    rows, shown = [], set()
+    for sha in history.named_improvers() + [v.program_sha for v in history.violations if v.program_kind == "improver"]:
+        if sha in shown:
+            continue
+        shown.add(sha)
+        for attempt in attempts_for(sha, history.violations):
+            rows.append([short(sha), attempt.phrase, code_span(attempt.where, 80), code_span(attempt.detail)])
+    solutions = [v for v in history.violations if v.program_kind == "solution"
+                 and not any(v.context.split("/")[1:2] == [sha[:8]] for sha in shown)]
+    rows += [[short(v.program_sha), f"a solution {ATTEMPT_PHRASES.get(v.kind, v.kind)}", code_span(v.context, 80),
+              code_span(v.detail)] for v in solutions]
+    counts: dict[str, int] = {}
+    for v in history.violations:
+        counts[v.kind] = counts.get(v.kind, 0) + 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+    left_out = len(rows) - MAX_ATTEMPT_ROWS
+    return ("## Refused attempts (seen by the sandbox)\n\n"
+            f"What sandboxed programs tried and the sandbox refused ({summary}), as the engine and the kernel saw it, "
+            "not as the programs said: syscall, a refused system call; protocol, a malformed or oversized message "
+            "or a flood of refused requests; resource, a per-run cap.\n\n"
+            + _table(["program", "attempt", "in", "what it tried"], rows[:MAX_ATTEMPT_ROWS])
+            + (f"\n\n… and {left_out} more, not listed." if left_out > 0 else ""))
+
+
 def _roles(roles: list[str]) -> str:
     roles = list(dict.fromkeys(roles))
     return ", ".join(roles if len(roles) <= 6 else roles[:3] + [f"… {len(roles) - 5} more"] + roles[-2:])
@@ -307,4 +353,4 @@ def _notes(history: SessionHistory) -> str:
     notes = [f"Engine error: {message.splitlines()[-1] if message else message}" for message in history.engine_errors]
     notes += [f"Notice: {message}" for message in history.engine_notices]
     notes += [f"Reading the log: {message}" for message in history.reader_notices]
-    return "## Notes\n\n" + "\n".join(f"- {_cell(n)}" for n in notes) if notes else ""
+    return "## Notes\n\n" + "\n".join(f"- {md_text(n)}" for n in notes) if notes else ""

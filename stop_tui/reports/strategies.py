@@ -191,3 +191,41 @@ def _from_plain_text(source: str) -> list[Strategy]:
         if match:
             labels.append(Strategy(label, f"raw text {match.group(0)!r}"))
     return labels
+
+
+# --- what the sandbox saw it try (not heuristics: reported by trusted code) -------------------
+
+ATTEMPT_PHRASES = {
+    "syscall": "tried a refused system call",
+    "protocol": "broke the sandbox protocol",
+    "resource": "hit a per-run sandbox cap",
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A refused attempt, as the approval panel and the report show it next to the strategies."""
+
+    by: str  # "this improver" | "a program it wrote"
+    kind: str  # "syscall" | "protocol" | "resource"
+    detail: str  # what was tried, as trusted code saw it; untrusted text, escape it where rendered
+    where: str  # the run it happened in: a trial, the improvement step, an evaluation's context
+
+    @property
+    def phrase(self) -> str:
+        return f"{self.by} {ATTEMPT_PHRASES.get(self.kind, self.kind + ' violation')}"
+
+
+def attempts_for(sha: str, violations) -> list[Attempt]:
+    """What an improver tried that the sandbox refused: in its own runs, and by the solutions it
+    wrote in its meta-utility trials (their evaluations run with the trial's context g<gen>/<sha8>/t<n>).
+
+    violations: SandboxViolation events (or anything with their fields), in log order.
+    """
+    found = []
+    for v in violations:
+        if v.program_kind == "improver" and v.program_sha == sha:
+            found.append(Attempt("this improver", v.kind, v.detail, v.candidate_id or v.context))
+        elif v.program_kind == "solution" and sha and v.context.split("/")[1:2] == [sha[:8]]:
+            found.append(Attempt("a program it wrote", v.kind, v.detail, v.context))
+    return found

@@ -126,9 +126,9 @@ class StopApp(App[int]):
         if self.settings.keymap:
             self._install_keymap()
         if self.settings.problem:
-            self.notify(self.settings.problem, severity="warning")
+            self.notify(self.settings.problem, severity="warning", markup=False)
         for notice in getattr(self.source, "notices", []):  # e.g. a replayed log's cut-off last line
-            self.notify(notice, severity="warning", timeout=10)
+            self.notify(notice, severity="warning", timeout=10, markup=False)
         self.set_interval(1 / self.refresh_hz, self.repaint)
         self._engine = self.run_worker(self._drive(), name="engine", group="engine", exit_on_error=False)
 
@@ -142,10 +142,10 @@ class StopApp(App[int]):
         for theme in themes:
             self.register_theme(theme)
         for problem in problems:
-            self.notify(problem, severity="warning", timeout=8)
+            self.notify(problem, severity="warning", timeout=8, markup=False)
         wanted = self.settings.theme or DEFAULT_THEME
         if wanted not in self.available_themes:
-            self.notify(f"theme {wanted!r} is not installed; using {DEFAULT_THEME}", severity="warning")
+            self.notify(f"theme {wanted!r} is not installed; using {DEFAULT_THEME}", severity="warning", markup=False)
             wanted = DEFAULT_THEME
         if wanted in self.available_themes:
             self.theme = wanted
@@ -162,7 +162,7 @@ class StopApp(App[int]):
         try:
             self.settings.remember_theme(theme.name)
         except OSError as exc:
-            self.notify(f"could not remember the theme in {self.settings.path}: {exc.strerror}", severity="warning")
+            self.notify(f"could not remember the theme in {self.settings.path}: {exc.strerror}", severity="warning", markup=False)
         self.improver.show(self.model, force=True)  # code colours follow light/dark
 
     def _install_keymap(self) -> None:
@@ -170,7 +170,7 @@ class StopApp(App[int]):
         unknown = sorted(set(self.settings.keymap) - known)
         if unknown:
             self.notify(f"unknown binding ids in {self.settings.path}: {', '.join(unknown)} (see ? for the ids)",
-                        severity="warning", timeout=8)
+                        severity="warning", timeout=8, markup=False)
         self.set_keymap({k: v for k, v in self.settings.keymap.items() if k in known})
 
     # --- the engine ---------------------------------------------------------------------
@@ -197,7 +197,7 @@ class StopApp(App[int]):
     def _announce_decision(self, event) -> None:
         """A replay reaching a user's recorded decision shows it as it happened."""
         verdict = "approved" if event.accepted else "rejected"
-        self.notify(f"Generation {event.generation}: the user {verdict} the proposal ({event.reason}).", timeout=5)
+        self.notify(f"Generation {event.generation}: the user {verdict} the proposal ({event.reason}).", timeout=5, markup=False)
 
     def receive_event(self, event: Event) -> None:
         self.model.apply(event)
@@ -223,7 +223,7 @@ class StopApp(App[int]):
             return
         if decision in (None, LATER):
             key = self.settings.keymap.get("review", "a")
-            self.notify(f"The run waits for your decision: press {key} to review the proposal.", timeout=6)
+            self.notify(f"The run waits for your decision: press {key} to review the proposal.", timeout=6, markup=False)
             self.refresh_bindings()
             return
         self._pending.set_result(decision)
@@ -241,7 +241,7 @@ class StopApp(App[int]):
             self.repaint()
             self.refresh_bindings()
             if event.state == WorkerState.SUCCESS and self.source.controllable:
-                self.notify(f"Run {self.model.state}. The session log is {self.source.log_path}; q quits.", timeout=10)
+                self.notify(f"Run {self.model.state}. The session log is {self.source.log_path}; q quits.", timeout=10, markup=False)
             if self._quit_after_run:
                 self.exit(0)
 
@@ -271,7 +271,7 @@ class StopApp(App[int]):
         if self.timeline is not None:
             self.timeline.show()
         while self._notices_shown < len(model.notices):  # said once by the engine: said once here
-            self.notify(model.notices[self._notices_shown], severity="warning", timeout=8)
+            self.notify(model.notices[self._notices_shown], severity="warning", timeout=8, markup=False)
             self._notices_shown += 1
         if dirty.status:
             self.refresh_bindings()
@@ -291,10 +291,10 @@ class StopApp(App[int]):
     def action_toggle_pause(self) -> None:
         if self.source.paused:
             self.source.resume()
-            self.notify("Resumed: new LM requests go out again.")
+            self.notify("Resumed: new LM requests go out again.", markup=False)
         else:
             self.source.pause()
-            self.notify("Paused: no new LM requests; work in flight finishes (and keeps its wall-clock limit).")
+            self.notify("Paused: no new LM requests; work in flight finishes (and keeps its wall-clock limit).", markup=False)
         self.refresh_bindings()
 
     def action_review(self) -> None:
@@ -329,12 +329,12 @@ class StopApp(App[int]):
             self.source.request_stop()
             if self._pending is not None and not self._pending.done():
                 self._pending.set_result(STOP)
-            self.notify("The run stops after the generation in flight.")
+            self.notify("The run stops after the generation in flight.", markup=False)
         elif choice == NOW:
             self.source.request_stop()
             if self._engine is not None:
                 self._engine.cancel()
-            self.notify("Stopping now; completed work is in the session log.")
+            self.notify("Stopping now; completed work is in the session log.", markup=False)
 
     def action_replay(self, control: str) -> None:
         getattr(self.source, control)()

@@ -16,7 +16,7 @@ from ..engine.events import (
     CandidateScored, CandidateStarted, EngineError, Event, GenerationDecided, GenerationProposed,
     GenerationStarted, ImproverRunFinished, LMChunk, LMRequestFinished, LMRequestRefused, LMRequestReused,
     LMRequestStarted, MetaTrialFinished, Notice, ProgramRecorded, RunBudgetReached, RunFinished, RunPaused,
-    RunResumed, RunStarted, RunUnpaused, SolutionEvaluated,
+    RunResumed, RunStarted, RunUnpaused, SandboxViolation, SolutionEvaluated,
 )
 from ..engine.evaluation import program_sha
 from ..engine.lm.base import estimate_tokens
@@ -157,6 +157,7 @@ class RunModel:
         self._extractions: dict[tuple[str, int], Extraction] = {}  # finished samples, extracted once
         self.errors: list[str] = []
         self.notices: list[str] = []
+        self.violations: list[SandboxViolation] = []  # what sandboxed programs tried and were refused
         self.lm_calls = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
@@ -281,6 +282,10 @@ class RunModel:
         self.state, self.state_reason, self.finished_at = RUNNING, "", None
         self.notices.append(f"resumed at generation {e.generation} (the run before was {e.previous_state})")
         self.dirty.status = True
+
+    def _violation(self, e: SandboxViolation) -> None:
+        self.violations.append(e)
+        self.dirty.generations = True
 
     def _evaluated(self, e: SolutionEvaluated) -> None:
         if e.split == "val":
@@ -470,6 +475,7 @@ _HANDLERS = {
     RunBudgetReached: RunModel._budget_reached,
     RunResumed: RunModel._resumed,
     SolutionEvaluated: RunModel._evaluated,
+    SandboxViolation: RunModel._violation,
     CandidateStarted: RunModel._candidate_started,
     MetaTrialFinished: RunModel._trial_finished,
     CandidateScored: RunModel._candidate_scored,

@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from .limits import SandboxLimits, sandbox_environment
-from .protocol import HEADER, MAX_FRAME, ProtocolError, decode, encode
+from .protocol import (
+    DEFAULT_LIMITS, HEADER, MAX_FRAME, ProtocolError, ProtocolLimits, check_fields, check_size, decode, encode,
+)
+from .violations import PROTOCOL, Violation
 
 LOAD_TIMEOUT_S = 10.0  # module-level code of a program must finish within this
 EXIT_GRACE_S = 2.0  # how long after its deadline a supervisor may take to report
@@ -72,6 +75,7 @@ class ImproverOutcome:
     error: str | None
     duration_s: float
     isolation: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
 
 
 @dataclass
@@ -97,24 +101,57 @@ class ImproverHandler:
 
 
 class RefusedError(Exception):
-    """A request refused by the engine (over budget); its message goes back to the child."""
+    """A request refused by the engine (over budget); its message goes back to the child.
+
+    counts: the refusal is the program's doing (it asked past its budget, or for too much) and
+    counts toward ProtocolLimits.max_refusals; a run budget the engine spent does not.
+    score: a utility call past its budget is answered with this score (0, as the reference
+    does) rather than an error; such calls count toward ProtocolLimits.max_zero_scores.
+    """
+
+    def __init__(self, message: str, *, counts: bool = True, score: float | None = None,
+                 uses: int | None = None) -> None:
+        super().__init__(message)
+        self.counts, self.score, self.uses = counts, score, uses
 
 
 class _Channel:
-    """One run's socket, on the event loop."""
+    """One run's socket, on the event loop.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pid: int, scratch: str):
+    Frames are checked against max_frame on their header, before the body is read; a large
+    body is parsed in the decoder thread, so parsing it does not hold up the event loop that
+    times every other run's calls. After a ProtocolError the stream is out of step (the next
+    header could be anywhere): the channel is broken, and recv only drains it to its end.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pid: int, scratch: str,
+                 limits: ProtocolLimits = DEFAULT_LIMITS, decoder: ThreadPoolExecutor | None = None):
         self.reader, self.writer, self.pid, self.scratch = reader, writer, pid, scratch
+        self.limits, self.decoder = limits, decoder
+        self.max_frame = limits.reply_frame_bytes
+        self.broken = False
 
     async def recv(self) -> dict[str, Any] | None:
+        if self.broken:  # out of step: read to the end without parsing anything
+            try:
+                while await self.reader.read(1 << 16):
+                    pass
+            except ConnectionError:
+                pass
+            return None
         try:
             header = await self.reader.readexactly(HEADER.size)
             (size,) = HEADER.unpack(header)
-            if size > MAX_FRAME:
-                raise ProtocolError(f"the program sent a frame of {size} bytes, over the limit")
-            return decode(await self.reader.readexactly(size))
+            check_size(size, self.max_frame)
+            body = await self.reader.readexactly(size)
+            if size <= self.limits.inline_decode_bytes or self.decoder is None:
+                return decode(body, self.limits)
+            return await asyncio.get_running_loop().run_in_executor(self.decoder, decode, body, self.limits)
         except (asyncio.IncompleteReadError, ConnectionError):
             return None
+        except ProtocolError:
+            self.broken = True
+            raise
 
     def send(self, message: dict[str, Any]) -> None:
         self.writer.write(encode(message))
@@ -137,7 +174,11 @@ class SandboxPool:
     runs can always make progress (no deadlock).
     """
 
-    def __init__(self, *, solution_slots: int | None = None, improver_slots: int = 16, isolate: bool = True):
+    def __init__(self, *, solution_slots: int | None = None, improver_slots: int = 16, isolate: bool = True,
+                 protocol_limits: ProtocolLimits | None = None):
+        self.protocol_limits = protocol_limits or DEFAULT_LIMITS
+        # Large frames from children are parsed here, off the event loop that times every call.
+        self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-decode")
         self._solution_slots = asyncio.Semaphore(solution_slots or max(1, os.cpu_count() or 1))
         self.improver_slots = asyncio.Semaphore(improver_slots)
         self._isolate = isolate
@@ -201,6 +242,7 @@ class SandboxPool:
                 self._process.kill()
             self._process = None
         self._executor.shutdown(wait=False)
+        self._decoder.shutdown(wait=False)
         shutil.rmtree(self._root, ignore_errors=True)
 
     # --- spawning -----------------------------------------------------------------------
@@ -227,7 +269,7 @@ class SandboxPool:
         self.spawned += 1
         self._live.add(pid)
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_FRAME)
-        return _Channel(reader, writer, pid, scratch)
+        return _Channel(reader, writer, pid, scratch, self.protocol_limits, self._decoder)
 
     async def _finish(self, channel: _Channel, *, kill: bool) -> ChildExit:
         """Make sure the run is over; return how the child ended."""
@@ -271,6 +313,8 @@ class SandboxPool:
         async with self._solution_slots:
             while len(run.results) < len(calls):
                 await self._solution_child(source, entry, calls, seeds, per_call_s, arg_types or [], limits, run)
+                if len(run.results) >= len(calls):
+                    break
                 last = run.results[-1]
                 if stop_after_timeout and not last.ok and (last.error or "").startswith("timed out"):
                     skipped = CallResult(ok=False, error="not run: an earlier instance timed out")
@@ -286,18 +330,30 @@ class SandboxPool:
         try:
             channel.send({"op": "start", "mode": "solution", "source": source, "entry": entry,
                           "arg_types": arg_types, "filename": "<solution>"})
+            kill = await self._solution_calls(channel, calls, seeds, per_call_s, limits, run) or channel.broken
+        finally:
+            await self._finish(channel, kill=kill)
+
+    async def _solution_calls(self, channel, calls, seeds, per_call_s, limits, run) -> bool:
+        """The calls one child answers; returns whether the child still needs killing."""
+        remaining = len(calls) - len(run.results)
+        try:
             ready = await _recv_within(channel, LOAD_TIMEOUT_S)
+            if ready is not None and ready is not _TIMED_OUT:
+                check_fields(ready, ("ready", "load_error", "exit"))
             if ready is None or ready.get("op") != "ready":
                 reason, kill = self._why_no_reply(channel, ready, "loading the program", LOAD_TIMEOUT_S, limits)
                 run.load_error = reason
                 run.results.extend(CallResult(ok=False, error=reason) for _ in range(remaining))
-                return
+                return kill
             run.isolation = ready.get("isolation", [])
             for index in range(len(run.results), len(calls)):
                 started = time.monotonic()
                 channel.send({"op": "call", "args": calls[index], "seed": seeds[index] if seeds else None})
                 reply = await _recv_within(channel, per_call_s)
                 elapsed = time.monotonic() - started
+                if reply is not None and reply is not _TIMED_OUT:
+                    check_fields(reply, ("return", "raise", "exit"))
                 if reply is not None and reply.get("op") == "return":
                     run.results.append(CallResult(ok=True, value=reply.get("value"), elapsed_s=elapsed))
                 elif reply is not None and reply.get("op") == "raise":
@@ -305,11 +361,21 @@ class SandboxPool:
                 else:
                     reason, kill = self._why_no_reply(channel, reply, "the call", per_call_s, limits)
                     run.results.append(CallResult(ok=False, error=reason, elapsed_s=elapsed))
-                    return  # the child is gone or killed: the caller starts a fresh one
+                    return kill  # the child is gone or killed: the caller starts a fresh one
             channel.send({"op": "stop"})
-            kill = False
-        finally:
-            await self._finish(channel, kill=kill)
+            return False
+        except ProtocolError as exc:
+            # The child broke the protocol: this call fails, and so do the rest (no fresh child
+            # for a program that attacks the engine); the child is killed.
+            channel.broken = True
+            reason = f"protocol violation: {exc}"
+            run.violations.append(Violation(kind=PROTOCOL, detail=str(exc)[:200]))
+            if not run.results and run.load_error is None and not run.isolation:
+                run.load_error = reason
+            run.results.append(CallResult(ok=False, error=reason))
+            skipped = CallResult(ok=False, error="not run: the program broke the sandbox protocol")
+            run.results.extend(skipped for _ in range(len(calls) - len(run.results)))
+            return True
 
     @staticmethod
     def _why_no_reply(channel: _Channel, reply: dict | None, what: str, timeout_s: float,
@@ -329,12 +395,20 @@ class SandboxPool:
     # --- improvers ----------------------------------------------------------------------
 
     async def run_improver(self, job: ImproverJob, handler: ImproverHandler) -> ImproverOutcome:
-        """Run improve_algorithm() in a child; serve its proxied LM and utility calls."""
+        """Run improve_algorithm() in a child; serve its proxied LM and utility calls.
+
+        Never raises for anything the program does: a malformed or oversized frame, or more
+        refused requests than ProtocolLimits allows, ends the run as a protocol violation
+        (outcome.error says so, outcome.violations has it) and kills the child.
+        """
         started = time.monotonic()
         channel = await self._spawn(job.limits)
+        channel.max_frame = self.protocol_limits.request_frame_bytes
         kill = True
         pending: set[asyncio.Task] = set()
         outcome = ImproverOutcome(result=None, error=None, duration_s=0.0)
+        requests = _Requests(self.protocol_limits, asyncio.get_running_loop().create_future())
+        receive: asyncio.Future | None = None
         try:
             channel.send({
                 "op": "start", "mode": "improver", "source": job.source, "entry": "improve_algorithm",
@@ -344,7 +418,11 @@ class SandboxPool:
             })
             deadline = started + job.limits.wall_s + EXIT_GRACE_S
             while True:
-                message = await _recv_within(channel, max(0.0, deadline - time.monotonic()))
+                receive = asyncio.ensure_future(_recv_within(channel, max(0.0, deadline - time.monotonic())))
+                await asyncio.wait({receive, requests.ended}, return_when=asyncio.FIRST_COMPLETED)
+                if requests.ended.done():  # too many refused requests: the run ends here
+                    raise ProtocolError(requests.ended.result())
+                message, receive = receive.result(), None
                 if message is _TIMED_OUT:
                     outcome.error = f"killed after the {job.limits.wall_s:g} s wall-clock limit"
                     break
@@ -352,53 +430,91 @@ class SandboxPool:
                     outcome.error = _with_output("the improver's process ended before returning", channel.output_tail())
                     kill = False
                     break
-                op = message.get("op")
+                check_fields(message, ("ready", "lm", "utility", "result", "error", "load_error", "exit"))
+                op = message["op"]
                 if op == "ready":
                     outcome.isolation = message.get("isolation", [])
                 elif op in ("lm", "utility"):
-                    task = asyncio.create_task(self._serve_request(channel, handler, message))
+                    task = asyncio.create_task(self._serve_request(channel, handler, message, requests))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                 elif op == "result":
-                    outcome.result = message.get("value") if isinstance(message.get("value"), str) else None
+                    outcome.result = message["value"]
                     break
                 elif op in ("error", "load_error"):
-                    outcome.error = str(message.get("error"))[-2000:]
+                    outcome.error = message["error"][-2000:]
                     break
-                elif op == "exit":
+                else:  # exit
                     outcome.error = _with_output(_exit_from(message).describe(job.limits.wall_s), channel.output_tail())
                     kill = False
                     break
-                else:
-                    outcome.error = f"protocol violation: unexpected {str(op)[:40]!r} message"
-                    break
         except ProtocolError as exc:
+            channel.broken, kill = True, True
+            outcome.result = None
             outcome.error = f"protocol violation: {exc}"
+            outcome.violations.append(Violation(kind=PROTOCOL, detail=str(exc)[:200]))
         finally:
+            if receive is not None and not receive.done():
+                receive.cancel()
+                channel.broken = True  # cut off mid-frame, perhaps
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*pending, *([receive] if receive is not None else []), return_exceptions=True)
             await self._finish(channel, kill=kill)
         outcome.duration_s = time.monotonic() - started
         return outcome
 
-    async def _serve_request(self, channel: _Channel, handler: ImproverHandler, message: dict) -> None:
-        request_id = message.get("id")
+    async def _serve_request(self, channel: _Channel, handler: ImproverHandler, message: dict,
+                             requests: _Requests) -> None:
+        if requests.ended.done():  # the run is over: answer nothing, ask nothing of the handler
+            return
+        request_id = message["id"]
         try:
             if message["op"] == "lm":
-                messages = message.get("messages")
-                if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
-                    raise RefusedError("batch_prompt expects a list of message strings")
-                value = await handler.lm(str(message.get("expertise", "")), messages, float(message.get("temperature", 0.7)))
+                messages = message["messages"]
+                size = sum(len(m) for m in messages)
+                if size > requests.limits.prompt_chars:  # refused before it is logged or sent to the LM
+                    raise RefusedError(f"prompt of {size:,} characters, over the "
+                                       f"{requests.limits.prompt_chars:,}-character limit: not sent")
+                value = await handler.lm(message["expertise"], messages, float(message["temperature"]))
                 reply = {"op": "reply", "id": request_id, "value": value}
             else:
-                score, uses = await handler.utility(str(message.get("program", "")))
+                score, uses = await handler.utility(message["program"])
                 reply = {"op": "reply", "id": request_id, "value": score, "uses": uses}
         except RefusedError as exc:
-            reply = {"op": "reply", "id": request_id, "error": str(exc)}
+            if exc.score is not None:
+                reply = {"op": "reply", "id": request_id, "value": exc.score, "uses": exc.uses}
+            else:
+                reply = {"op": "reply", "id": request_id, "error": str(exc)}
+            if exc.counts:
+                requests.refused(str(exc), zero_score=exc.score is not None)
         except (TypeError, ValueError) as exc:
             reply = {"op": "reply", "id": request_id, "error": f"bad request: {exc}"}
-        channel.send(reply)
+            requests.refused(f"bad request: {exc}")
+        if not requests.ended.done():
+            channel.send(reply)
+
+
+class _Requests:
+    """One improver run's count of refused requests; past the limit, `ended` is set (with why)."""
+
+    def __init__(self, limits: ProtocolLimits, ended: asyncio.Future) -> None:
+        self.limits, self.ended = limits, ended
+        self.refusals = self.zero_scores = 0
+
+    def refused(self, why: str, *, zero_score: bool = False) -> None:
+        if self.ended.done():
+            return
+        if zero_score:
+            self.zero_scores += 1
+            if self.zero_scores > self.limits.max_zero_scores:
+                self.ended.set_result(f"{self.zero_scores} utility calls past its budget "
+                                      f"(the limit is {self.limits.max_zero_scores})")
+            return
+        self.refusals += 1
+        if self.refusals > self.limits.max_refusals:
+            self.ended.set_result(f"{self.refusals} refused requests (the limit is {self.limits.max_refusals}); "
+                                  f"last: {why[:120]}")
 
 
 @dataclass
@@ -406,6 +522,7 @@ class SolutionRun:
     results: list[CallResult]
     load_error: str | None = None
     isolation: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
 
 
 _TIMED_OUT: Any = {"op": "__timed_out__"}

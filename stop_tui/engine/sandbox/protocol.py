@@ -2,6 +2,12 @@
 
 Only JSON crosses the boundary: the engine never unpickles or evaluates anything the child
 sends, so a child cannot smuggle objects (say, one whose == always answers yes) to the judge.
+
+Everything a child sends is hostile until checked: the length header is checked against a
+cap before the body is read, the body is checked for shape (how many values, how deep, how
+long its integers are) before or while it is parsed, and a frame that fails any check is a
+ProtocolError, which the pool turns into a "protocol violation" of that run and never lets
+out of itself.
 """
 
 from __future__ import annotations
@@ -9,14 +15,43 @@ from __future__ import annotations
 import json
 import socket
 import struct
+from dataclasses import dataclass
+from json import decoder as json_decoder
+from json import scanner as json_scanner
 from typing import Any
 
 HEADER = struct.Struct(">I")
-MAX_FRAME = 64 * 1024 * 1024  # a frame larger than this is a protocol violation
+MAX_FRAME = 64 * 1024 * 1024  # what the child accepts from the engine (instances can be large)
 
 
 class ProtocolError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class ProtocolLimits:
+    """What the engine accepts from a sandboxed child; anything over is a protocol violation.
+
+    Frame caps are checked on the length header, before the body is read. The value and digit
+    caps bound the time a frame takes to parse (the parser holds the interpreter lock, so a
+    frame that takes long to parse would stall every other run's timers).
+    """
+
+    reply_frame_bytes: int = 1 << 20  # a frame from a solution child (a return value): 1 MiB
+    request_frame_bytes: int = 256 << 10  # a frame from an improver child (a prompt, a program, its result)
+    prompt_chars: int = 128 << 10  # the messages of one LM request together; over: refused, never sent or logged
+    max_values: int = 100_000  # JSON values (about: commas and brackets) in one frame
+    max_depth: int = 32  # nesting of lists and objects
+    max_int_digits: int = 640  # an integer literal longer than this is refused (Python's own limit is 4300)
+    max_refusals: int = 8  # refused requests (over budget, oversized, malformed) before the run is ended
+    max_zero_scores: int = 64  # utility calls past the budget (each answered 0, as the reference does)
+    inline_decode_bytes: int = 16 << 10  # larger frames are parsed in the decoder thread, off the event loop
+    # Larger frames are parsed by the pure-Python parser, which lets the event loop run every few
+    # milliseconds; the C parser would hold the interpreter lock, and so the loop, for all of it.
+    c_parse_bytes: int = 128 << 10
+
+
+DEFAULT_LIMITS = ProtocolLimits()
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -24,14 +59,122 @@ def encode(message: dict[str, Any]) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
-def decode(body: bytes) -> dict[str, Any]:
+def check_size(size: int, cap: int) -> None:
+    if size > cap:
+        raise ProtocolError(f"oversized frame: {size:,} bytes, over the {cap:,}-byte limit")
+
+
+_DIGITS = bytes(b"0"[0] if chr(i).isdigit() and i < 128 else b"."[0] for i in range(256))  # digits -> 0, else .
+
+
+class _YieldingDecoder(json.JSONDecoder):
+    """json's pure-Python parser: about 15 times slower than the C one, but it runs as Python
+    bytecode, so the interpreter hands the lock to other threads (the event loop timing other
+    runs' calls) every switch interval instead of holding it for the whole frame."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parse_string = json_decoder.py_scanstring
+        self.scan_once = json_scanner.py_make_scanner(self)
+
+
+def decode(body: bytes, limits: ProtocolLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Parse one frame from a child: a JSON object of bounded size, depth and integer length.
+
+    The checks before the parse are C-speed scans of the bytes (a millisecond or two a MiB)
+    that bound what the parse can cost. Frames up to c_parse_bytes are parsed by the C parser
+    (a few milliseconds at most, holding the interpreter lock); larger ones by the pure-Python
+    parser, which lets the event loop run meanwhile (call it off the loop, in a thread).
+    """
+    opens = body.count(b"[") + body.count(b"{")
+    values = body.count(b",") + opens  # an upper bound (commas and brackets in strings count too)
+    if values > limits.max_values:
+        raise ProtocolError(f"frame of about {values:,} values, over the {limits.max_values:,} limit")
+    hooks: dict[str, Any] = {}
+    # A run of digits longer than the limit: maybe a huge integer (or only a long digit string),
+    # so parse integers with a hook that checks their length before converting them.
+    if b"0" * (limits.max_int_digits + 1) in body.translate(_DIGITS):
+        hooks["parse_int"] = _bounded_int(limits.max_int_digits)
     try:
-        message = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(f"malformed frame: {exc}") from None
+        if len(body) <= limits.c_parse_bytes:
+            message = json.loads(body, **hooks)
+        else:
+            message = _YieldingDecoder(**hooks).decode(body.decode())
+    except ProtocolError:
+        raise
+    except (ValueError, RecursionError, MemoryError) as exc:  # UnicodeDecodeError and int limits are ValueErrors
+        raise ProtocolError(f"malformed frame: {str(exc)[:120]}") from None
     if not isinstance(message, dict):
-        raise ProtocolError("frame is not a JSON object")
+        raise ProtocolError(f"frame is a JSON {type(message).__name__}, not an object")
+    if not isinstance(message.get("op"), str):
+        raise ProtocolError("frame has no 'op' string")
+    if opens > limits.max_depth:  # fewer opening brackets than the limit: it cannot nest deeper
+        _check_depth(message, limits.max_depth)
     return message
+
+
+def _bounded_int(digits: int):
+    def parse_int(text: str) -> int:
+        if len(text.lstrip("-")) > digits:
+            raise ProtocolError(f"integer of {len(text.lstrip('-')):,} digits, over the {digits}-digit limit")
+        return int(text)
+    return parse_int
+
+
+def _check_depth(value: Any, limit: int) -> None:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise ProtocolError(f"frame nested deeper than {limit} levels")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+
+
+# What each message a child may send must carry (field -> check). Checked by the pool.
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _optional_int(value: Any) -> bool:
+    return value is None or _is_int(value)
+
+
+FIELDS: dict[str, dict[str, Any]] = {
+    "ready": {"isolation": _is_str_list},
+    "return": {},
+    "raise": {"error": lambda v: isinstance(v, str)},
+    "load_error": {"error": lambda v: isinstance(v, str)},
+    "error": {"error": lambda v: isinstance(v, str)},
+    "result": {"value": lambda v: isinstance(v, str)},
+    "lm": {"id": _is_int, "messages": _is_str_list, "expertise": lambda v: isinstance(v, str),
+           "temperature": _is_number},
+    "utility": {"id": _is_int, "program": lambda v: isinstance(v, str)},
+    "exit": {"exit_code": _optional_int, "signal": _optional_int},
+}
+
+
+def check_fields(message: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """A message of an op allowed here, with the fields that op needs, of the right types."""
+    op = message.get("op")
+    if op not in allowed:
+        raise ProtocolError(f"unexpected {str(op)[:40]!r} message")
+    for name, check in FIELDS.get(op, {}).items():
+        if name in message and not check(message[name]):
+            raise ProtocolError(f"{op!r} message with a {type(message[name]).__name__} {name!r}")
+    if op in ("lm", "utility", "result", "raise", "error", "load_error") and not all(
+            name in message for name in FIELDS[op]):
+        raise ProtocolError(f"{op!r} message without {', '.join(n for n in FIELDS[op] if n not in message)}")
 
 
 def recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -46,8 +189,11 @@ def recv_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def recv_message(sock: socket.socket) -> dict[str, Any]:
-    """Blocking read of one frame (child side)."""
+    """Blocking read of one frame (child side: what the trusted engine sends)."""
     (size,) = HEADER.unpack(recv_exact(sock, HEADER.size))
     if size > MAX_FRAME:
         raise ProtocolError(f"frame of {size} bytes exceeds the limit")
-    return decode(recv_exact(sock, size))
+    message = json.loads(recv_exact(sock, size))
+    if not isinstance(message, dict):
+        raise ProtocolError("frame is not a JSON object")
+    return message

@@ -5,16 +5,17 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.markup import escape
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static
 
 from ...engine.stop import APPROVE, REJECT, RETRY, STOP
-from ...reports.strategies import METHOD, detect_strategies
+from ...reports.strategies import METHOD, attempts_for, detect_strategies
 from .. import diffs
 from .. import format as fmt
 from ..model import GenerationView, RunModel
 
+MAX_ATTEMPTS_SHOWN = 12
 LATER = "later"  # closed without deciding; the run keeps waiting
 # The paper's sandbox-circumvention patterns: harmless here, worth a human's eyes anyway.
 SAFETY = {
@@ -54,14 +55,15 @@ class ApprovalScreen(ModalScreen[str]):
         g = self.generation
         current_sha = self.model.current_sha or ""
         rule = "approve (beats the current improver on val)" if self.by_rule else "reject (does not beat it on val)"
-        summary = (
-            f"[b]Generation {g.generation}[/]" + (f" (attempt {g.attempt})" if g.attempt > 1 else "")
-            + f": the improver proposed [b]{(g.proposed_sha or '')[:8]}[/]\n"
-            f"proposed  val [b]{fmt.score(g.proposed_val)}[/]  test {fmt.score(g.proposed_test)}\n"
-            f"current   val [b]{fmt.score(self.model.current_val)}[/]  test {fmt.score(self.model.current_test)}"
-            f"  ({current_sha[:8]})\n"
-            f"the acceptance rule would {rule}"
-            + self._strategies()
+        summary = Content.assemble(
+            Content.from_markup(
+                f"[b]Generation {g.generation}[/]" + (f" (attempt {g.attempt})" if g.attempt > 1 else "")
+                + f": the improver proposed [b]{(g.proposed_sha or '')[:8]}[/]\n"
+                f"proposed  val [b]{fmt.score(g.proposed_val)}[/]  test {fmt.score(g.proposed_test)}\n"
+                f"current   val [b]{fmt.score(self.model.current_val)}[/]  test {fmt.score(self.model.current_test)}"
+                f"  ({current_sha[:8]})\n"
+                f"the acceptance rule would {rule}"),
+            self._strategies(),
         )
         with Vertical():
             yield Static(summary, id="approval-summary")
@@ -75,15 +77,23 @@ class ApprovalScreen(ModalScreen[str]):
                 yield Button("Later", id="later")
         yield Footer()  # this panel's keys, as the user's keymap has them
 
-    def _strategies(self) -> str:
-        """What the proposal does, at a glance; and the paper's safety patterns, loudly."""
-        found = detect_strategies(self.model.programs.get(self.generation.proposed_sha or "", ""))
+    def _strategies(self) -> Content:
+        """What the proposal does, at a glance; the paper's safety patterns and what the sandbox
+        saw it try, loudly. Text from the program (evidence, what it sent) is plain text, never markup."""
+        sha = self.generation.proposed_sha or ""
+        found = detect_strategies(self.model.programs.get(sha, ""))
         plain = [s.label for s in found if s.label not in SAFETY]
-        text = f"\nstrategies ({METHOD}): {', '.join(plain) or 'none recognised'}" if found or plain else ""
+        parts: list = [f"\nstrategies ({METHOD}): {', '.join(plain) or 'none recognised'}"] if found or plain else []
         for strategy in found:
             if strategy.label in SAFETY:
-                text += f"\n[b $error]warning: the proposal {strategy.label} ({escape(strategy.evidence)}).[/] {SAFETY[strategy.label]}"
-        return text
+                parts += ["\n", (f"warning: the proposal {strategy.label} ({strategy.evidence}).", "bold $error"),
+                          f" {SAFETY[strategy.label]}"]
+        attempts = attempts_for(sha, self.model.violations)
+        for attempt in attempts[:MAX_ATTEMPTS_SHOWN]:
+            parts += ["\n", (f"sandbox: {attempt.phrase}", "bold $error"), f" ({attempt.where}): {attempt.detail}"]
+        if len(attempts) > MAX_ATTEMPTS_SHOWN:
+            parts.append(f"\n… and {len(attempts) - MAX_ATTEMPTS_SHOWN} more refused attempts (see the report)")
+        return Content.assemble(*parts)
 
     def _diff(self):
         old = self.model.programs.get(self.model.current_sha or "", "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.markup import escape
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -23,8 +23,9 @@ class EngineErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"[b $error]The run failed[/]\n\n{escape(self.message)}\n\n"
-                         f"Everything completed is in the session log: {escape(self.log_path)}")
+            # The message can quote a program's own text: assembled as plain text, never parsed as markup.
+            yield Static(Content.assemble(("The run failed", "bold $error"), "\n\n", self.message, "\n\n",
+                                          "Everything completed is in the session log: ", self.log_path))
             yield Button("Close", id="close")
 
     def on_button_pressed(self) -> None:

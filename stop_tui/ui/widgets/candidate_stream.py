@@ -99,8 +99,9 @@ class CandidateStream(Vertical):
     def _cells(self, request: RequestView, now: float) -> tuple:
         status = Text(request.status, style={"failed": "red", "refused": "red", "done": "green",
                                              "reused": "cyan"}.get(request.status, "yellow"))
-        return (request.request_id, PURPOSES.get(request.purpose, request.purpose), str(request.generation),
-                request.model, str(request.n), fmt.tokens(request.tokens), fmt.seconds(request.elapsed(now)), status)
+        # DataTable reads str cells as markup: text from a log or a provider goes in as Text.
+        return (Text(request.request_id), Text(PURPOSES.get(request.purpose, request.purpose)), str(request.generation),
+                Text(request.model), str(request.n), fmt.tokens(request.tokens), fmt.seconds(request.elapsed(now)), status)
 
     def _trim(self, table: DataTable, model: RunModel) -> None:
         while len(self._rows) > MAX_ROWS:
