@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import shutil
+import secrets
 import signal
 import socket
 import sys
@@ -19,6 +22,7 @@ from typing import Any
 
 from .limits import SandboxLimits, sandbox_environment
 from .protocol import HEADER, MAX_FRAME, ProtocolError, decode, encode
+from .violations import Violation
 
 LOAD_TIMEOUT_S = 10.0  # module-level code of a program must finish within this
 EXIT_GRACE_S = 2.0  # how long after its deadline a supervisor may take to report
@@ -43,8 +47,15 @@ class ChildExit:
     signal: int | None = None
     timed_out: bool = False
     terminated: bool = False
+    # From the supervisor's report (never from the child): what the kernel refused or capped,
+    # what protections took effect, and why the sandbox itself failed, if it did.
+    violations: list[Violation] = field(default_factory=list)
+    isolation: list[str] | None = None
+    error: str | None = None
 
     def describe(self, wall_s: float) -> str:
+        if self.error:
+            return self.error
         if self.timed_out:
             return f"killed after the {wall_s:g} s wall-clock limit"
         if self.terminated:
@@ -72,6 +83,7 @@ class ImproverOutcome:
     error: str | None
     duration_s: float
     isolation: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
 
 
 @dataclass
@@ -101,10 +113,22 @@ class RefusedError(Exception):
 
 
 class _Channel:
-    """One run's socket, on the event loop."""
+    """One run's socket, on the event loop, with its supervisor's own report socket (the child
+    never holds that one, so it cannot forge how it ended or hide a violation) and the memfd
+    its output goes to."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pid: int, scratch: str):
-        self.reader, self.writer, self.pid, self.scratch = reader, writer, pid, scratch
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pid: int,
+                 report: asyncio.Task, report_writer: asyncio.StreamWriter, output_fd: int):
+        self.reader, self.writer, self.pid, self.output_fd = reader, writer, pid, output_fd
+        self._report, self._report_writer = report, report_writer
+
+    async def exit_report(self, timeout_s: float) -> ChildExit | None:
+        """How the child ended, as its supervisor saw it; None if no report came in time."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await asyncio.shield(self._report)
+        except (asyncio.TimeoutError, ProtocolError, OSError):
+            return None
 
     async def recv(self) -> dict[str, Any] | None:
         try:
@@ -121,12 +145,19 @@ class _Channel:
 
     def output_tail(self) -> str:
         try:
-            with open(os.path.join(self.scratch, "output.log"), "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, handle.tell() - OUTPUT_TAIL_BYTES))
-                return handle.read().decode(errors="replace").strip()
+            size = os.fstat(self.output_fd).st_size
+            tail = os.pread(self.output_fd, OUTPUT_TAIL_BYTES, max(0, size - OUTPUT_TAIL_BYTES))
+            return tail.decode(errors="replace").strip()
         except OSError:
             return ""
+
+
+async def _read_report(reader: asyncio.StreamReader) -> ChildExit:
+    header = await reader.readexactly(HEADER.size)
+    (size,) = HEADER.unpack(header)
+    if size > 1 << 20:
+        raise ProtocolError("oversized supervisor report")
+    return _exit_from(decode(await reader.readexactly(size)))
 
 
 class SandboxPool:
@@ -137,7 +168,8 @@ class SandboxPool:
     runs can always make progress (no deadlock).
     """
 
-    def __init__(self, *, solution_slots: int | None = None, improver_slots: int = 16, isolate: bool = True):
+    def __init__(self, *, solution_slots: int | None = None, improver_slots: int = 16, isolate: bool = True,
+                 seed_secret: bytes | None = None):
         self._solution_slots = asyncio.Semaphore(solution_slots or max(1, os.cpu_count() or 1))
         self.improver_slots = asyncio.Semaphore(improver_slots)
         self._isolate = isolate
@@ -149,6 +181,9 @@ class SandboxPool:
         self._live: set[int] = set()
         self.spawned = 0
         self.isolation: list[str] = []
+        # Per-instance seeds reach a child only as HMAC(secret, seed): a program that knows the
+        # scorer's code still cannot regenerate the hidden instance from what it receives.
+        self._seed_secret = seed_secret or secrets.token_bytes(32)
 
     async def __aenter__(self) -> SandboxPool:
         await self.start()
@@ -186,7 +221,14 @@ class SandboxPool:
 
     async def _probe_isolation(self) -> list[str]:
         results = await self.run_solution("def f():\n    return 0\n", "f", [[]], per_call_s=5.0)
+        if results.load_error:
+            raise SandboxError(f"the sandbox cannot run programs: {results.load_error}")
         return results.isolation
+
+    def child_seed(self, seed: int) -> int:
+        """The seed a child gets for an instance seed: keyed by a secret the child never sees."""
+        digest = hmac.new(self._seed_secret, str(seed).encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big") >> 1
 
     async def close(self) -> None:
         for pid in list(self._live):
@@ -205,45 +247,54 @@ class SandboxPool:
 
     # --- spawning -----------------------------------------------------------------------
 
-    def _spawn_sync(self, spec: dict[str, Any], fd: int) -> int:
+    def _spawn_sync(self, spec: dict[str, Any], fds: list[int]) -> int:
         if self._control is None:  # closed (a run stopped at once) or never started
             raise SandboxError("the sandbox pool is not running")
         with self._control_lock:
-            socket.send_fds(self._control, [json.dumps(spec).encode()], [fd])
+            socket.send_fds(self._control, [json.dumps(spec).encode()], fds)
             reply = self._control.recv(4096)
         if not reply:
             raise SandboxError("the sandbox fork server has exited")
         return int(json.loads(reply)["pid"])
 
     async def _spawn(self, limits: SandboxLimits) -> _Channel:
-        scratch = tempfile.mkdtemp(prefix="run-", dir=self._root)
         ours, theirs = socket.socketpair()
-        spec = {"limits": limits.to_dict(), "scratch": scratch, "isolate": self._isolate}
+        report_ours, report_theirs = socket.socketpair()
+        # The child's stdout and stderr: in memory, gone with the run (no file left on disk).
+        output_fd = os.memfd_create("sandbox-output", os.MFD_CLOEXEC)
+        spec = {"limits": limits.to_dict(), "isolate": self._isolate}
         loop = asyncio.get_running_loop()
         try:
-            pid = await loop.run_in_executor(self._executor, self._spawn_sync, spec, theirs.fileno())
+            pid = await loop.run_in_executor(
+                self._executor, self._spawn_sync, spec, [theirs.fileno(), report_theirs.fileno(), output_fd])
+        except BaseException:
+            for sock in (ours, report_ours):
+                sock.close()
+            os.close(output_fd)
+            raise
         finally:
             theirs.close()
+            report_theirs.close()
         self.spawned += 1
         self._live.add(pid)
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_FRAME)
-        return _Channel(reader, writer, pid, scratch)
+        report_reader, report_writer = await asyncio.open_unix_connection(sock=report_ours)
+        report = asyncio.ensure_future(_read_report(report_reader))
+        return _Channel(reader, writer, pid, report, report_writer, output_fd)
 
     async def _finish(self, channel: _Channel, *, kill: bool) -> ChildExit:
         """Make sure the run is over; return how the child ended."""
         if kill:
             _kill(channel.pid, signal.SIGTERM)
-        exit_report = ChildExit()
-        try:
-            async with asyncio.timeout(EXIT_GRACE_S + 1):
-                while (message := await channel.recv()) is not None:
-                    if message.get("op") == "exit":
-                        exit_report = _exit_from(message)
-        except (asyncio.TimeoutError, ProtocolError):
+        channel.writer.close()  # a child still reading its channel sees the end and stops
+        exit_report = await channel.exit_report(EXIT_GRACE_S + 1)
+        if exit_report is None:
             _kill(channel.pid, signal.SIGKILL)
-        channel.writer.close()
+            channel._report.cancel()
+            exit_report = ChildExit(error="the sandbox supervisor did not report")
+        channel._report_writer.close()
         self._live.discard(channel.pid)
-        shutil.rmtree(channel.scratch, ignore_errors=True)
+        os.close(channel.output_fd)
         return exit_report
 
     # --- solutions ----------------------------------------------------------------------
@@ -268,6 +319,8 @@ class SandboxPool:
         otherwise cost the full limit on every instance. Never raises for anything the program does.
         """
         run = SolutionRun(results=[])
+        if seeds is not None:
+            seeds = [self.child_seed(seed) if isinstance(seed, int) else None for seed in seeds]
         async with self._solution_slots:
             while len(run.results) < len(calls):
                 await self._solution_child(source, entry, calls, seeds, per_call_s, arg_types or [], limits, run)
@@ -288,11 +341,10 @@ class SandboxPool:
                           "arg_types": arg_types, "filename": "<solution>"})
             ready = await _recv_within(channel, LOAD_TIMEOUT_S)
             if ready is None or ready.get("op") != "ready":
-                reason, kill = self._why_no_reply(channel, ready, "loading the program", LOAD_TIMEOUT_S, limits)
+                reason, kill = await self._why_no_reply(channel, ready, "loading the program", LOAD_TIMEOUT_S, limits)
                 run.load_error = reason
                 run.results.extend(CallResult(ok=False, error=reason) for _ in range(remaining))
                 return
-            run.isolation = ready.get("isolation", [])
             for index in range(len(run.results), len(calls)):
                 started = time.monotonic()
                 channel.send({"op": "call", "args": calls[index], "seed": seeds[index] if seeds else None})
@@ -303,27 +355,31 @@ class SandboxPool:
                 elif reply is not None and reply.get("op") == "raise":
                     run.results.append(CallResult(ok=False, error=_first_line(reply.get("error")), elapsed_s=elapsed))
                 else:
-                    reason, kill = self._why_no_reply(channel, reply, "the call", per_call_s, limits)
+                    reason, kill = await self._why_no_reply(channel, reply, "the call", per_call_s, limits)
                     run.results.append(CallResult(ok=False, error=reason, elapsed_s=elapsed))
                     return  # the child is gone or killed: the caller starts a fresh one
             channel.send({"op": "stop"})
             kill = False
         finally:
-            await self._finish(channel, kill=kill)
+            ended = await self._finish(channel, kill=kill)
+            run.violations.extend(ended.violations)
+            if ended.isolation is not None:
+                run.isolation = ended.isolation
 
     @staticmethod
-    def _why_no_reply(channel: _Channel, reply: dict | None, what: str, timeout_s: float,
-                      limits: SandboxLimits) -> tuple[str, bool]:
+    async def _why_no_reply(channel: _Channel, reply: dict | None, what: str, timeout_s: float,
+                            limits: SandboxLimits) -> tuple[str, bool]:
         """Why a call got no answer, and whether the child still needs killing."""
         if reply is _TIMED_OUT:
             return f"timed out: {what} took longer than {timeout_s:g} s", True
         op = reply.get("op") if reply is not None else None
         if op == "load_error":
             return _first_line(reply.get("error")), False
-        if op == "exit":
-            return _with_output(_exit_from(reply).describe(limits.wall_s), channel.output_tail()), False
-        if op is None:
-            return _with_output("the program's process ended unexpectedly", channel.output_tail()), True
+        if op is None:  # the channel closed: how the child ended is its supervisor's to say
+            ended = await channel.exit_report(EXIT_GRACE_S)
+            if ended is None:
+                return _with_output("the program's process ended unexpectedly", channel.output_tail()), True
+            return _with_output(ended.describe(limits.wall_s), channel.output_tail()), False
         return f"protocol violation during {what}: unexpected {str(op)[:40]!r} message", True
 
     # --- improvers ----------------------------------------------------------------------
@@ -349,12 +405,14 @@ class SandboxPool:
                     outcome.error = f"killed after the {job.limits.wall_s:g} s wall-clock limit"
                     break
                 if message is None:
-                    outcome.error = _with_output("the improver's process ended before returning", channel.output_tail())
-                    kill = False
+                    ended = await channel.exit_report(EXIT_GRACE_S)
+                    what = ended.describe(job.limits.wall_s) if ended else "the improver's process ended before returning"
+                    outcome.error = _with_output(what, channel.output_tail())
+                    kill = ended is None
                     break
                 op = message.get("op")
                 if op == "ready":
-                    outcome.isolation = message.get("isolation", [])
+                    pass
                 elif op in ("lm", "utility"):
                     task = asyncio.create_task(self._serve_request(channel, handler, message))
                     pending.add(task)
@@ -365,10 +423,6 @@ class SandboxPool:
                 elif op in ("error", "load_error"):
                     outcome.error = str(message.get("error"))[-2000:]
                     break
-                elif op == "exit":
-                    outcome.error = _with_output(_exit_from(message).describe(job.limits.wall_s), channel.output_tail())
-                    kill = False
-                    break
                 else:
                     outcome.error = f"protocol violation: unexpected {str(op)[:40]!r} message"
                     break
@@ -378,7 +432,10 @@ class SandboxPool:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            await self._finish(channel, kill=kill)
+            ended = await self._finish(channel, kill=kill)
+            outcome.violations = ended.violations
+            if ended.isolation is not None:
+                outcome.isolation = ended.isolation
         outcome.duration_s = time.monotonic() - started
         return outcome
 
@@ -406,6 +463,7 @@ class SolutionRun:
     results: list[CallResult]
     load_error: str | None = None
     isolation: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
 
 
 _TIMED_OUT: Any = {"op": "__timed_out__"}
@@ -420,8 +478,13 @@ async def _recv_within(channel: _Channel, timeout_s: float) -> dict[str, Any] | 
 
 
 def _exit_from(message: dict[str, Any]) -> ChildExit:
+    """A supervisor's exit report (never a message from the child)."""
+    isolation = message.get("isolation")
     return ChildExit(exit_code=message.get("exit_code"), signal=message.get("signal"),
-                     timed_out=bool(message.get("timed_out")), terminated=bool(message.get("terminated")))
+                     timed_out=bool(message.get("timed_out")), terminated=bool(message.get("terminated")),
+                     violations=[Violation.from_dict(v) for v in message.get("violations", []) if isinstance(v, dict)],
+                     isolation=[str(i) for i in isolation] if isinstance(isolation, list) else None,
+                     error=str(message["error"]) if message.get("error") else None)
 
 
 def _kill(pid: int, sig: int) -> None:
