@@ -53,6 +53,9 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 MNT_DETACH = 2
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41}.get(platform.machine())
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91, "riscv64": 91}.get(platform.machine())
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "riscv64": 277}.get(platform.machine())
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 8
 CAP_VERSION_3 = 0x20080522
 
 # uids of sandboxed runs: one per concurrent run, so RLIMIT_NPROC (the fallback when no cgroup
@@ -117,7 +120,7 @@ class Hardening:
 
     def __init__(self) -> None:
         self.root: str | None = None  # the template root, in the zygote's mount namespace
-        self.seccomp = None  # a pyseccomp.SyscallFilter, loaded by each child
+        self.seccomp = None  # (pyseccomp.SyscallFilter, its compiled BPF), loaded by each child
         self.cgroups: Cgroups | None = None
         self.last_cap = 40
         self.notes: list[str] = []  # what the platform refused, in words
@@ -159,12 +162,17 @@ class Hardening:
         Raises on any failure: the caller must then end the child without running the program.
         Returns the protections applied and the seccomp listener fd (for the supervisor)."""
         applied = []
-        if cgroup is not None:
-            cgroup.join()
+        if cgroup is not None:  # the supervisor joined it before forking this child
             applied.append(f"cgroup-{cgroup.version}: pids<={limits.processes}, memory<={limits.memory_bytes >> 20} MiB")
-        if self.root is not None:
-            _enter_root(self.root, limits, uid)
+        if self.root is not None:  # the supervisor pivoted into the template root
+            _child_mounts(limits, uid)
             applied += ["minimal-root", f"scratch-tmpfs<={limits.scratch_bytes >> 20} MiB/{limits.scratch_inodes} inodes"]
+        if cgroup is not None:
+            with open("/proc/self/oom_score_adj") as handle:
+                shielded = int(handle.read()) < 0
+            if shielded:  # the supervisor shields itself from the OOM killer; its child may not
+                with open("/proc/self/oom_score_adj", "w") as handle:
+                    handle.write("0")
         _drop_bounding_and_ambient(self.last_cap)  # needs CAP_SETPCAP: before giving up root
         if os.geteuid() == 0 and self.root is not None:
             os.setgroups([])
@@ -183,10 +191,7 @@ class Hardening:
         applied += ["no-capabilities", "no-new-privs"]
         listener = None
         if self.seccomp is not None:
-            self.seccomp.load()
-            listener = pyseccomp._libseccomp.seccomp_notify_fd(self.seccomp._filter)
-            if listener < 0:
-                raise OSError(-listener, "seccomp: no listener fd")
+            listener = _load_filter(*self.seccomp)
             applied.append("seccomp")
         return applied, listener
 
@@ -272,18 +277,25 @@ def _fill_root(root: str) -> str:
     return root
 
 
-def _enter_root(root: str, limits, uid: int) -> None:
-    """In the child: a copy of the zygote's namespace, its own scratch and /proc, then pivot."""
+def enter_root(root: str) -> None:
+    """In a supervisor, ahead of its run: its own copy of the zygote's mount namespace, pivoted
+    into the template root (the old root detached: unmounting is slow, so done ahead too)."""
     _check(_libc.unshare(isolation.CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    _mount("scratch", root + "/tmp", "tmpfs", isolation.MS_NOSUID | isolation.MS_NODEV,
-           f"size={limits.scratch_bytes},nr_inodes={limits.scratch_inodes},mode=0700,uid={uid},gid={uid}")
-    _mount("proc", root + "/proc", "proc", isolation.MS_NOSUID | isolation.MS_NODEV | isolation.MS_NOEXEC)
     os.chdir(root)
     if SYS_PIVOT_ROOT is None:
         raise OSError(errno.ENOSYS, f"pivot_root: unknown on {platform.machine()}")
     # pivot_root(".", "."): the old root ends up under the new one, then is detached.
     _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
     _check(_libc.umount2(b".", MNT_DETACH), "umount2(old root)")
+    os.chdir("/")
+
+
+def _child_mounts(limits, uid: int) -> None:
+    """In the child, in the supervisor's pivoted namespace: its scratch and a /proc of its own
+    PID namespace (only a process inside that namespace can mount it)."""
+    _mount("scratch", "/tmp", "tmpfs", isolation.MS_NOSUID | isolation.MS_NODEV,
+           f"size={limits.scratch_bytes},nr_inodes={limits.scratch_inodes},mode=0700,uid={uid},gid={uid}")
+    _mount("proc", "/proc", "proc", isolation.MS_NOSUID | isolation.MS_NODEV | isolation.MS_NOEXEC)
     os.chdir("/tmp")
 
 
@@ -330,7 +342,39 @@ def _build_filter():
         refused.add_rule(pyseccomp.NOTIFY, "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, flag, flag))
     # clone3 hides its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.
     refused.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "clone3")
-    return refused
+    # libseccomp compiles the rules to BPF on every load (~1 ms); compile once, here, and let
+    # each child load the same program with one seccomp() call.
+    program = b""
+    if SYS_SECCOMP is not None:
+        fd = os.memfd_create("seccomp-bpf")
+        with os.fdopen(fd, "w+b") as handle:
+            refused.export_bpf(handle)
+            handle.seek(0)
+            program = handle.read()
+    return refused, program
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _load_filter(refused, program: bytes) -> int:
+    """Load the filter (no_new_privs is already set); returns the user-notification listener."""
+    if not program:
+        refused.load()
+        listener = pyseccomp._libseccomp.seccomp_notify_fd(refused._filter)
+    else:
+        instructions = (_SockFilter * (len(program) // 8)).from_buffer_copy(program)
+        fprog = _SockFprog(len(instructions), instructions)
+        listener = _libc.syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                                 ctypes.byref(fprog))
+    if listener < 0:
+        _check(-1, "seccomp: no listener")
+    return listener
 
 
 class SyscallWatch:
@@ -380,7 +424,7 @@ class Cgroups:
     """Where per-run cgroups go: cgroup v2 with pids+memory, or the v1 pids and memory hierarchies."""
 
     def __init__(self, version: int, bases: dict[str, str]) -> None:
-        self.version, self.bases, self._count = version, bases, 0
+        self.version, self.bases = version, bases
 
     @classmethod
     def prepare(cls, notes: list[str]) -> Cgroups | None:
@@ -416,81 +460,111 @@ class Cgroups:
             notes.append(f"cgroups: unavailable, rlimits only ({exc.strerror or exc})")
             return None
 
-    def create(self, limits) -> Cgroup:
-        self._count += 1
-        paths = {}
+    def remove(self) -> None:
+        """At the fork server's exit; what is still busy is swept by the next fork server."""
+        for base in self.bases.values():
+            try:
+                os.rmdir(base)
+            except OSError:
+                pass
+
+    def create(self) -> Cgroup:
+        """A run's cgroup, without limits yet (`Cgroup.limit`); usable after pivot_root (it is
+        reached through directory descriptors opened here)."""
+        name = f"run-{os.getpid()}"  # called in the supervisor: its pid is unique
+        made: list[tuple[int, int, str]] = []
         try:
             for controller, base in self.bases.items():
-                path = os.path.join(base, f"run-{self._count}")
-                os.mkdir(path)
-                paths[controller] = path
-            cgroup = Cgroup(self.version, paths)
-            if self.version == 2:
-                cgroup.write("", "pids.max", limits.processes)
-                cgroup.write("", "memory.max", limits.memory_bytes)
-                cgroup.write("", "memory.swap.max", 0, optional=True)
-            else:
-                cgroup.write("pids", "pids.max", limits.processes)
-                cgroup.write("memory", "memory.limit_in_bytes", limits.memory_bytes)
-                cgroup.write("memory", "memory.memsw.limit_in_bytes", limits.memory_bytes, optional=True)
-            return cgroup
+                os.mkdir(os.path.join(base, name))
+                base_fd = os.open(base, os.O_DIRECTORY | os.O_CLOEXEC)
+                made.append((controller, base_fd, os.open(os.path.join(base, name), os.O_DIRECTORY | os.O_CLOEXEC)))
+                # Where the supervisor goes back to before removing the run's cgroup.
+                home = os.open(os.path.join(os.path.dirname(base), "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC)
+                made[-1] += (home,)
+            return Cgroup(self.version, name, {c: (b, d, h) for c, b, d, h in made})
         except OSError:
-            for path in paths.values():
-                _rmdir(path)
+            for controller, base_fd, *rest in made:
+                for fd in rest:
+                    os.close(fd)
+                _rmdir(name, base_fd)
+                os.close(base_fd)
             raise
 
 
 class Cgroup:
-    def __init__(self, version: int, paths: dict[str, str]) -> None:
-        self.version, self.paths = version, paths
+    def __init__(self, version: int, name: str, fds: dict[str, tuple[int, int, int]]) -> None:
+        self.version, self.name, self.fds = version, name, fds  # controller: (base, run, home procs)
+
+    def _controller(self, v1_name: str) -> str:
+        return "" if self.version == 2 else v1_name
 
     def write(self, controller: str, name: str, value, optional: bool = False) -> None:
         try:
-            with open(os.path.join(self.paths[controller], name), "w") as handle:
-                handle.write(str(value))
+            fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=self.fds[controller][1])
+            try:
+                os.write(fd, str(value).encode())
+            finally:
+                os.close(fd)
         except OSError:
             if not optional:
                 raise
 
     def read(self, controller: str, name: str) -> dict[str, int]:
         try:
-            with open(os.path.join(self.paths[controller], name)) as handle:
-                pairs = [line.split() for line in handle]
+            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.fds[controller][1])
+            try:
+                pairs = [line.split() for line in os.read(fd, 65536).decode().splitlines()]
+            finally:
+                os.close(fd)
             return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].lstrip("-").isdigit()}
         except OSError:
             return {}
 
+    def limit(self, limits, extra_processes: int = 0) -> None:
+        if self.version == 2:
+            self.write("", "pids.max", limits.processes + extra_processes)
+            self.write("", "memory.max", limits.memory_bytes)
+            self.write("", "memory.swap.max", 0, optional=True)
+        else:
+            self.write("pids", "pids.max", limits.processes + extra_processes)
+            self.write("memory", "memory.limit_in_bytes", limits.memory_bytes)
+            self.write("memory", "memory.memsw.limit_in_bytes", limits.memory_bytes, optional=True)
+
     def join(self) -> None:
-        for path in self.paths.values():
-            with open(os.path.join(path, "cgroup.procs"), "w") as handle:
-                handle.write("0")
+        """Move the calling process in (slow: a cgroup migration waits for an RCU grace period,
+        so the zygote's spare supervisors do it before a run is asked for)."""
+        for controller in self.fds:
+            self.write(controller, "cgroup.procs", 0)
 
     def violations(self, limits) -> list[Violation]:
         found = []
-        pids = self.read("" if self.version == 2 else "pids", "pids.events")
+        pids = self.read(self._controller("pids"), "pids.events")
         if pids.get("max", 0) > 0:
             found.append(Violation(RESOURCE, f"pids.max {limits.processes} ({pids['max']} forks refused)"))
-        if self.version == 2:
-            memory = self.read("", "memory.events")
-            if memory.get("oom_kill", 0) > 0 or memory.get("max", 0) > 0 and memory.get("oom", 0) > 0:
-                found.append(Violation(RESOURCE, f"memory.max {limits.memory_bytes >> 20} MiB (oom_kill {memory.get('oom_kill', 0)})"))
-        else:
-            oom = self.read("memory", "memory.oom_control")
-            if oom.get("oom_kill", 0) > 0:
-                found.append(Violation(RESOURCE, f"memory.max {limits.memory_bytes >> 20} MiB (oom_kill {oom['oom_kill']})"))
+        memory = self.read("", "memory.events") if self.version == 2 else self.read("memory", "memory.oom_control")
+        if memory.get("oom_kill", 0) > 0:
+            found.append(Violation(RESOURCE, f"memory.max {limits.memory_bytes >> 20} MiB (oom_kill {memory['oom_kill']})"))
         return found
 
-    def kill_and_remove(self) -> None:
+    def leave_and_remove(self) -> None:
+        """Kill what is left of the run, move the caller back out, and remove the cgroup."""
         if self.version == 2:
             self.write("", "cgroup.kill", 1, optional=True)
-        for path in self.paths.values():
-            _rmdir(path)
+        for controller, (base_fd, run_fd, home_fd) in self.fds.items():
+            try:
+                os.write(home_fd, b"0")
+            except OSError:
+                pass
+            _rmdir(self.name, base_fd)
+            for fd in (base_fd, run_fd, home_fd):
+                os.close(fd)
+        self.fds = {}
 
 
-def _rmdir(path: str) -> None:
-    for _ in range(100):  # the run's last processes may take a moment to leave
+def _rmdir(path: str, dir_fd: int | None = None) -> None:
+    for _ in range(250):  # the run's last processes may take a moment to leave
         try:
-            os.rmdir(path)
+            os.rmdir(path, dir_fd=dir_fd)
             return
         except FileNotFoundError:
             return
@@ -527,8 +601,22 @@ def _sweep(parent: str) -> None:
             base = os.path.join(parent, entry)
             for run in os.listdir(base):
                 if run.startswith("run-"):
+                    _kill_members(os.path.join(base, run))  # a run that outlived its sandbox
                     _rmdir(os.path.join(base, run))
             _rmdir(base)
+
+
+def _kill_members(path: str) -> None:
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as handle:
+            members = [int(line) for line in handle if line.strip()]
+    except (OSError, ValueError):
+        return
+    for pid in members:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
 
 
 def _alive(pid: int) -> bool:

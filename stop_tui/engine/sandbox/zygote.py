@@ -51,6 +51,7 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     control.send(json.dumps({"op": "hello", "pid": os.getpid()}).encode())
+    spare = _start_spare(control, prepared)
     while True:
         try:
             message, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 3)
@@ -59,17 +60,105 @@ def main() -> None:
         if not message:
             break  # the engine closed the control socket: shut down
         spec = json.loads(message)
-        uid = prepared.next_uid()
-        pid = os.fork()
-        if pid == 0:
+        pid = None
+        if spare is not None and spec.get("isolate", True):
+            # The spare already sits in its cgroup, namespaces and root: hand it the run.
+            spare_pid, spare_sock = spare
             try:
-                control.close()
-                supervise(spec, fds, prepared, uid)
-            finally:
-                os._exit(70)
+                socket.send_fds(spare_sock, [message], fds)
+                pid = spare_pid
+            except OSError:
+                pass  # it died: start this run the slow way
+            spare_sock.close()
+            spare = None
+        if pid is None:
+            uid = prepared.next_uid()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    control.close()
+                    supervise(spec, fds, prepared, uid, None)
+                finally:
+                    os._exit(70)
         for fd in fds:
             os.close(fd)
         control.send(json.dumps({"op": "spawned", "pid": pid}).encode())
+        if spare is None and spec.get("isolate", True):
+            spare = _start_spare(control, prepared)
+    if spare is not None:  # let it remove its cgroup before this process, its parent, is gone
+        spare[1].close()
+        try:
+            os.waitpid(spare[0], 0)
+        except ChildProcessError:
+            pass  # already reaped (SIGCHLD is ignored here)
+    if prepared.cgroups is not None:
+        prepared.cgroups.remove()
+
+
+def _start_spare(control: socket.socket, prepared: hardening.Hardening):
+    """Fork the next run's supervisor now, so that what costs time and depends on no run
+    (joining a cgroup, new namespaces, entering the root) is done before a run is asked for."""
+    if prepared.root is None:
+        return None
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    uid = prepared.next_uid()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            control.close()
+            ours.close()
+            ready = _prepare_supervisor(prepared, isolate=True)
+            message, fds, _flags, _addr = socket.recv_fds(theirs, 1 << 16, 3)
+            if not message:  # the fork server shut down
+                if ready[1] is not None:
+                    ready[1].leave_and_remove()
+                os._exit(0)
+            theirs.close()
+            supervise(json.loads(message), fds, prepared, uid, ready)
+        finally:
+            os._exit(70)
+    theirs.close()
+    return pid, ours
+
+
+def _prepare_supervisor(prepared: hardening.Hardening, isolate: bool):
+    """In a supervisor: its own session, death signal, cgroup, namespaces and root.
+    Returns (namespaces entered, cgroup or None, error or None)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # If the engine dies, the fork server dies (its own death signal), then this supervisor,
+    # then the child (its death signal) and with it the child's whole PID namespace.
+    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setsid()
+    isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)  # orphans stay ours to kill
+    isolated: list[str] = []
+    cgroup = None
+    try:
+        if isolate:
+            isolated = isolation.enter_namespaces(mount=prepared.root is None)
+        if isolated and prepared.cgroups is not None:
+            cgroup = prepared.cgroups.create()
+            _shield_from_oom_killer()
+            cgroup.join()  # the child is forked inside; a migration is slow, so do it now
+        if isolated and prepared.root is not None:
+            hardening.enter_root(prepared.root)
+    except Exception as exc:  # noqa: BLE001 - reported, and the run does not start
+        detail = f"sandbox setup failed: {type(exc).__name__}: {exc}"
+        if os.environ.get("STOP_TUI_SANDBOX_DEBUG"):
+            import traceback
+            detail += traceback.format_exc() + repr(isolated)
+        return isolated, cgroup, detail
+    return isolated, cgroup, None
+
+
+def _shield_from_oom_killer() -> None:
+    """The supervisor sits in its run's cgroup: the OOM killer should pick the program (it
+    would anyway: it picks the largest, and the supervisor is the smallest). Some containers
+    refuse a lower score even to root; then that ordering is all there is."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("-1000")
+    except OSError:
+        pass
 
 
 class _Terminate(Exception):
@@ -80,28 +169,22 @@ def _raise_terminate(_signum, _frame):
     raise _Terminate
 
 
-def supervise(spec: dict, fds: list[int], prepared: hardening.Hardening, uid: int) -> None:
+def supervise(spec: dict, fds: list[int], prepared: hardening.Hardening, uid: int, ready) -> None:
     """fds: the child's channel, the supervisor's own report socket (the child never holds it,
-    so it cannot forge the exit report), and the output memfd the engine reads the tail of."""
+    so it cannot forge the exit report), and the output memfd the engine reads the tail of.
+    ready: what _prepare_supervisor did ahead of time (a spare), or None."""
     channel_fd, report_fd, output_fd = fds
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, _raise_terminate)  # the engine's polite "kill this run"
-    limits = SandboxLimits.from_dict(spec["limits"])
-    # If the engine dies, the fork server dies (its own death signal), then this supervisor,
-    # then the child (its death signal) and with it the child's whole PID namespace.
-    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
-    os.setsid()
-    isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)  # orphans stay ours to kill
-    isolate = spec.get("isolate", True)
-    report: dict = {"op": "exit", "violations": []}
-    cgroup = scratch = watch = None
-    isolated: list[str] = []
     started = time.monotonic()
+    limits = SandboxLimits.from_dict(spec["limits"])
+    report: dict = {"op": "exit", "violations": []}
+    scratch = watch = None
+    isolated, cgroup, error = ready or _prepare_supervisor(prepared, spec.get("isolate", True))
     try:
-        if isolate:
-            isolated = isolation.enter_namespaces(mount=prepared.root is None)
-        if isolated and prepared.cgroups is not None:
-            cgroup = prepared.cgroups.create(limits)
+        if error:
+            raise OSError(error)
+        if cgroup is not None:
+            cgroup.limit(limits, extra_processes=1)  # the supervisor is in it too
         if not isolated or prepared.root is None:
             # On disk, for the fallbacks only; relative: the zygote's /tmp may be its own tmpfs.
             scratch = tempfile.mkdtemp(prefix="run-", dir=".")
@@ -115,7 +198,9 @@ def supervise(spec: dict, fds: list[int], prepared: hardening.Hardening, uid: in
                 os._exit(0)
             except BaseException as exc:  # noqa: BLE001 - fail closed: the program never runs
                 try:
+                    import traceback
                     os.write(output_fd, f"sandbox setup failed: {type(exc).__name__}: {exc}\n".encode())
+                    os.write(output_fd, traceback.format_exc().encode()) if os.environ.get("STOP_TUI_SANDBOX_DEBUG") else None
                 finally:
                     os._exit(72)
             finally:
@@ -144,23 +229,27 @@ def supervise(spec: dict, fds: list[int], prepared: hardening.Hardening, uid: in
         if watch is not None:
             report["violations"] += [v.to_dict() for v in watch.violations()]
         if cgroup is not None:
-            cgroup.kill_and_remove()
             report["violations"] += [v.to_dict() for v in cgroup.violations(limits)]
     except _Terminate:
         report["terminated"] = True
     except Exception as exc:  # noqa: BLE001 - the sandbox itself failed: say so, run nothing
-        report["error"] = f"sandbox setup failed: {type(exc).__name__}: {exc}"
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if cgroup is not None:
-            cgroup.kill_and_remove()
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        report["error"] = str(exc) if str(exc).startswith("sandbox setup failed") else \
+            f"sandbox setup failed: {type(exc).__name__}: {exc}"
+        if os.environ.get("STOP_TUI_SANDBOX_DEBUG"):
+            import traceback
+            report["error"] += traceback.format_exc()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     report["wall_s"] = time.monotonic() - started
     try:
         os.write(report_fd, encode(report))
+        os.close(report_fd)
     except OSError:
         pass
+    # After the report, so the engine does not wait for it: leaving a cgroup is slow.
+    if cgroup is not None:
+        cgroup.leave_and_remove()
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
     os._exit(0)
 
 
