@@ -383,31 +383,33 @@ class SyscallWatch:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.counts: dict[str, int] = {}
-        lib = pyseccomp._libseccomp
-        self._req = ctypes.POINTER(pyseccomp._Notif)()
-        self._resp = ctypes.POINTER(pyseccomp._NotifResp)()
-        _check(lib.seccomp_notify_alloc(ctypes.byref(self._req), ctypes.byref(self._resp)), "seccomp_notify_alloc")
 
     def handle(self) -> None:
         lib = pyseccomp._libseccomp
-        if lib.seccomp_notify_receive(self.fd, self._req) != 0:
-            return  # the caller died meanwhile
-        request = self._req.contents
-        name = _syscall_name(request.data.arch, request.data.nr)
-        if name == "clone":
-            flags = request.data.args[0]
-            name += "(" + "|".join(v for k, v in CLONE_NAMESPACE_FLAGS.items() if flags & k) + ")"
-        if name in self.counts or len(self.counts) < MAX_SYSCALL_VIOLATIONS:
-            self.counts[name] = self.counts.get(name, 0) + 1
-        response = self._resp.contents
-        response.id, response.val, response.error, response.flags = request.id, 0, -errno.EPERM, 0
-        lib.seccomp_notify_respond(self.fd, self._resp)  # fails only if the caller is gone
+        # A fresh (zeroed, kernel-sized) request each time: the kernel refuses a dirty one.
+        req = ctypes.POINTER(pyseccomp._Notif)()
+        resp = ctypes.POINTER(pyseccomp._NotifResp)()
+        _check(lib.seccomp_notify_alloc(ctypes.byref(req), ctypes.byref(resp)), "seccomp_notify_alloc")
+        try:
+            if lib.seccomp_notify_receive(self.fd, req) != 0:
+                return  # the caller died meanwhile
+            request = req.contents
+            name = _syscall_name(request.data.arch, request.data.nr)
+            if name == "clone":
+                flags = request.data.args[0]
+                name += "(" + "|".join(v for k, v in CLONE_NAMESPACE_FLAGS.items() if flags & k) + ")"
+            if name in self.counts or len(self.counts) < MAX_SYSCALL_VIOLATIONS:
+                self.counts[name] = self.counts.get(name, 0) + 1
+            response = resp.contents
+            response.id, response.val, response.error, response.flags = request.id, 0, -errno.EPERM, 0
+            lib.seccomp_notify_respond(self.fd, resp)  # fails only if the caller is gone
+        finally:
+            lib.seccomp_notify_free(req, resp)
 
     def violations(self) -> list[Violation]:
         return [Violation(SYSCALL, name if n == 1 else f"{name} (x{n})") for name, n in self.counts.items()]
 
     def close(self) -> None:
-        pyseccomp._libseccomp.seccomp_notify_free(self._req, self._resp)
         os.close(self.fd)
 
 
