@@ -1,5 +1,8 @@
 """Operating-system isolation for one sandboxed child (Linux; degrades where not permitted).
 
+Namespaces, rlimits and the fallbacks live here; what takes the child's privilege away (the
+minimal root, per-run uid, capabilities, seccomp, per-run cgroup) is in hardening.py.
+
 Used only by the supervisor process (see zygote.py), never by the engine itself:
 - namespaces: a new PID namespace (the child is its init, so when it dies the kernel kills
   every process it started, even ones that left its session), a new network namespace (no

@@ -293,13 +293,15 @@ def _child(spec: dict, limits: SandboxLimits, channel_fd: int, output_fd: int, i
     isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
     applied: list[str] = []
     listener = None
-    if isolated:
-        if prepared.root is None:
-            applied += isolation.lock_filesystem(os.path.abspath(scratch))
+    if isolated and prepared.root is None:
+        applied += isolation.lock_filesystem(os.path.abspath(scratch))
+    if not isolated:
+        os.setpgid(0, 0)  # so the supervisor can kill the group at once
+        if spec.get("isolate", True):
+            applied.append("namespaces: refused by the platform, process group only")
+    if spec.get("isolate", True):  # even without namespaces: no privilege, the filter
         more, listener = prepared.setup_child(limits, uid, cgroup)
         applied += more
-    else:
-        os.setpgid(0, 0)  # so the supervisor can kill the group at once
     if scratch is not None:
         os.chdir(scratch)
         os.environ["HOME"] = os.environ["TMPDIR"] = scratch
