@@ -259,7 +259,7 @@ return [os.waitpid(pid, 0)[1] for pid in pids]
 async def test_scratch_is_capped_in_bytes_and_inodes(pool):
     needs(pool, "scratch-tmpfs")
     limits = SandboxLimits(scratch_bytes=4 * 1024**2, scratch_inodes=64)
-    result, _ = await run_program(pool, """
+    result, violations = await run_program(pool, """
 import os
 out = []
 try:
@@ -280,6 +280,7 @@ return out + [os.getcwd()]
 """, limits=limits)
     assert result.ok, result.error
     assert result.value == ["No space left on device", "No space left on device", "/tmp"]
+    assert any(v.kind == RESOURCE and v.detail.startswith("scratch inodes used up") for v in violations)
 
 
 async def test_a_forged_exit_frame_is_not_taken_as_the_supervisors_report(pool):

@@ -299,6 +299,20 @@ def _child_mounts(limits, uid: int) -> None:
     os.chdir("/tmp")
 
 
+def scratch_violations(limits) -> list[Violation]:
+    """In the supervisor, after the run: the scratch tmpfs the child mounted at /tmp, full?"""
+    try:
+        usage = os.statvfs("/tmp")
+    except OSError:
+        return []
+    found = []
+    if usage.f_blocks and usage.f_bfree == 0:
+        found.append(Violation(RESOURCE, f"scratch full ({limits.scratch_bytes >> 20} MiB)"))
+    if usage.f_files and usage.f_ffree == 0:
+        found.append(Violation(RESOURCE, f"scratch inodes used up ({limits.scratch_inodes})"))
+    return found
+
+
 # --- privilege ----------------------------------------------------------------------------------
 
 class _CapHeader(ctypes.Structure):

@@ -8,9 +8,14 @@ Process tree of one run (all trusted code until the last step):
 
     zygote --fork--> supervisor --fork--> child (untrusted program runs here)
 
-The supervisor enters fresh namespaces, enforces the wall-clock limit, kills the child's whole
-process tree and reports how the child ended. The child locks down the filesystem, applies the
-rlimits and runs the program (runtime.py).
+The zygote keeps one spare supervisor forked ahead of the next run: it has already joined its
+run's cgroup, entered fresh PID, network, IPC, UTS and mount namespaces and pivoted into the
+minimal root (hardening.py), the slow steps. Given a run, it writes the run's limits, forks the
+child, answers the child's refused system calls (seccomp user notification), enforces the
+wall-clock limit, kills the child's whole process tree and reports how the child ended and what
+it was refused, on a socket of its own the child never holds. The child mounts its scratch and
+/proc, drops every privilege, loads the filter, applies the rlimits and runs the program
+(runtime.py).
 """
 
 from __future__ import annotations
@@ -230,6 +235,9 @@ def supervise(spec: dict, fds: list[int], prepared: hardening.Hardening, uid: in
             report["violations"] += [v.to_dict() for v in watch.violations()]
         if cgroup is not None:
             report["violations"] += [v.to_dict() for v in cgroup.violations(limits)]
+        if isolated and prepared.root is not None:
+            # The child mounted its scratch in this (shared, pivoted) namespace: was it filled?
+            report["violations"] += [v.to_dict() for v in hardening.scratch_violations(limits)]
     except _Terminate:
         report["terminated"] = True
     except Exception as exc:  # noqa: BLE001 - the sandbox itself failed: say so, run nothing
