@@ -124,6 +124,8 @@ class Hardening:
         self.cgroups: Cgroups | None = None
         self.last_cap = 40
         self.notes: list[str] = []  # what the platform refused, in words
+        self.run_uids = False  # whether per-run uids exist here (not in a root-only user namespace)
+        self.initial_user_namespace = _uids_mapped(0, 4294967295)
         self._next_uid = 0
 
     # --- once, in the zygote --------------------------------------------------------------
@@ -139,6 +141,9 @@ class Hardening:
         if os.geteuid() != 0:
             self.notes.append("not root: no minimal root, per-run uid or cgroups (user namespace if allowed)")
         else:
+            self.run_uids = _uids_mapped(RUN_UID_BASE, RUN_UID_SPAN + 1)
+            if not self.run_uids:
+                self.notes.append("per-run uid: unavailable (a user namespace without those uids), uid 0 without capabilities")
             try:
                 self.root = _build_root()
             except OSError as exc:
@@ -162,6 +167,7 @@ class Hardening:
         Raises on any failure: the caller must then end the child without running the program.
         Returns the protections applied and the seccomp listener fd (for the supervisor)."""
         applied = []
+        uid = uid if self.run_uids else os.geteuid()
         if cgroup is not None:  # the supervisor joined it before forking this child
             applied.append(f"cgroup-{cgroup.version}: pids<={limits.processes}, memory<={limits.memory_bytes >> 20} MiB")
         if self.root is not None:  # the supervisor pivoted into the template root
@@ -174,7 +180,7 @@ class Hardening:
                 with open("/proc/self/oom_score_adj", "w") as handle:
                     handle.write("0")
         _drop_bounding_and_ambient(self.last_cap)  # needs CAP_SETPCAP: before giving up root
-        if os.geteuid() == 0 and self.root is not None:
+        if self.run_uids and self.root is not None:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
@@ -197,6 +203,15 @@ class Hardening:
 
 
 # --- the minimal root -------------------------------------------------------------------------
+
+def _uids_mapped(first: int, count: int) -> bool:
+    try:
+        with open("/proc/self/uid_map") as handle:
+            ranges = [tuple(map(int, line.split())) for line in handle if line.strip()]
+    except (OSError, ValueError):
+        return False
+    return any(inside <= first and first + count <= inside + length for inside, _outside, length in ranges)
+
 
 def _bind_sources() -> tuple[list[str], list[str]]:
     """Directories and files bound read-only into the child's root, and directories to cover."""
@@ -261,7 +276,7 @@ def _fill_root(root: str) -> str:
         elif os.path.isdir(host) and not os.path.exists(os.path.join(root, name)):
             os.mkdir(os.path.join(root, name))
             _bind_read_only(host, os.path.join(root, name))
-    for name in ("proc", "tmp", "dev"):
+    for name in ("proc", "tmp", "dev", ".old"):
         os.makedirs(os.path.join(root, name), exist_ok=True)
     dev = os.path.join(root, "dev")
     _mount("stop-tui-dev", dev, "tmpfs", isolation.MS_NOSUID | isolation.MS_NOEXEC, "size=4k,mode=0755")
@@ -277,17 +292,20 @@ def _fill_root(root: str) -> str:
     return root
 
 
-def enter_root(root: str) -> None:
+def enter_root(root: str, detach: bool = True) -> None:
     """In a supervisor, ahead of its run: its own copy of the zygote's mount namespace, pivoted
-    into the template root (the old root detached: unmounting is slow, so done ahead too)."""
+    into the template root, the old root put on /.old and detached (slow, so done ahead too).
+
+    In a user namespace the kernel lets the child mount its /proc only while a full /proc is
+    still mounted (the old root's): then the child detaches the old root itself (detach=False)."""
     _check(_libc.unshare(isolation.CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     os.chdir(root)
     if SYS_PIVOT_ROOT is None:
         raise OSError(errno.ENOSYS, f"pivot_root: unknown on {platform.machine()}")
-    # pivot_root(".", "."): the old root ends up under the new one, then is detached.
-    _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
-    _check(_libc.umount2(b".", MNT_DETACH), "umount2(old root)")
+    _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b".old"), "pivot_root")
     os.chdir("/")
+    if detach:
+        _check(_libc.umount2(b"/.old", MNT_DETACH), "umount2(old root)")
 
 
 def _child_mounts(limits, uid: int) -> None:
@@ -296,6 +314,8 @@ def _child_mounts(limits, uid: int) -> None:
     _mount("scratch", "/tmp", "tmpfs", isolation.MS_NOSUID | isolation.MS_NODEV,
            f"size={limits.scratch_bytes},nr_inodes={limits.scratch_inodes},mode=0700,uid={uid},gid={uid}")
     _mount("proc", "/proc", "proc", isolation.MS_NOSUID | isolation.MS_NODEV | isolation.MS_NOEXEC)
+    if os.path.ismount("/.old"):  # left by enter_root(detach=False)
+        _check(_libc.umount2(b"/.old", MNT_DETACH), "umount2(old root)")
     os.chdir("/tmp")
 
 
@@ -477,8 +497,16 @@ class Cgroups:
             return None
 
     def remove(self) -> None:
-        """At the fork server's exit; what is still busy is swept by the next fork server."""
+        """At the fork server's exit (the engine has killed its runs' supervisors, whose
+        children die with them); what is still busy is swept by the next fork server."""
         for base in self.bases.values():
+            try:
+                runs = [name for name in os.listdir(base) if name.startswith("run-")]
+            except OSError:
+                continue
+            for name in runs:
+                _kill_members(os.path.join(base, name))
+                _rmdir(os.path.join(base, name))
             try:
                 os.rmdir(base)
             except OSError:

@@ -127,8 +127,8 @@ class _Channel:
         try:
             async with asyncio.timeout(timeout_s):
                 return await asyncio.shield(self._report)
-        except (asyncio.TimeoutError, ProtocolError, OSError):
-            return None
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ProtocolError, OSError, ValueError):
+            return None  # the supervisor died without a word (or said something malformed)
 
     async def recv(self) -> dict[str, Any] | None:
         try:

@@ -145,7 +145,7 @@ def _prepare_supervisor(prepared: hardening.Hardening, isolate: bool):
             _shield_from_oom_killer()
             cgroup.join()  # the child is forked inside; a migration is slow, so do it now
         if isolated and prepared.root is not None:
-            hardening.enter_root(prepared.root)
+            hardening.enter_root(prepared.root, detach=prepared.initial_user_namespace)
     except Exception as exc:  # noqa: BLE001 - reported, and the run does not start
         detail = f"sandbox setup failed: {type(exc).__name__}: {exc}"
         if os.environ.get("STOP_TUI_SANDBOX_DEBUG"):
