@@ -345,7 +345,13 @@ class _CapData(ctypes.Structure):
 
 def _drop_bounding_and_ambient(last_cap: int) -> None:
     for cap in range(last_cap + 1):
-        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            err = ctypes.get_errno()
+            if err == errno.EINVAL:
+                continue  # not a capability on this kernel
+            if err == errno.EPERM and os.geteuid() != 0:
+                break  # an ordinary user (no user namespace): no capability to drop, and
+                # no_new_privs keeps it from gaining any through a file's capabilities
             _check(-1, f"PR_CAPBSET_DROP {cap}")
     _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "PR_CAP_AMBIENT_CLEAR_ALL")
 
