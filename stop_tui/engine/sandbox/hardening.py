@@ -120,7 +120,7 @@ class Hardening:
 
     def __init__(self) -> None:
         self.root: str | None = None  # the template root, in the zygote's mount namespace
-        self.seccomp = None  # (pyseccomp.SyscallFilter, its compiled BPF), loaded by each child
+        self.seccomp = None  # (pyseccomp.SyscallFilter, its compiled BPF program), loaded by each child
         self.cgroups: Cgroups | None = None
         self.last_cap = 40
         self.notes: list[str] = []  # what the platform refused, in words
@@ -391,7 +391,12 @@ def _build_filter():
             refused.export_bpf(handle)
             handle.seek(0)
             program = handle.read()
-    return refused, program
+    fprog = None
+    if program:  # the ctypes structures too: building them costs more than the load itself
+        instructions = (_SockFilter * (len(program) // 8)).from_buffer_copy(program)
+        fprog = _SockFprog(len(instructions), instructions)
+        fprog._keep = instructions
+    return refused, fprog
 
 
 class _SockFilter(ctypes.Structure):
@@ -402,14 +407,12 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-def _load_filter(refused, program: bytes) -> int:
+def _load_filter(refused, fprog) -> int:
     """Load the filter (no_new_privs is already set); returns the user-notification listener."""
-    if not program:
+    if fprog is None:
         refused.load()
         listener = pyseccomp._libseccomp.seccomp_notify_fd(refused._filter)
     else:
-        instructions = (_SockFilter * (len(program) // 8)).from_buffer_copy(program)
-        fprog = _SockFprog(len(instructions), instructions)
         listener = _libc.syscall(SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
                                  ctypes.byref(fprog))
     if listener < 0:
