@@ -37,6 +37,12 @@ SIGNAL_REASONS = {
 }
 
 
+# The default secret: one per engine process, so every pool of a run (its evaluations, transfer,
+# the seed's scoring) gives a program the same seeds; STOP_TUI_SEED_SECRET fixes it (tests,
+# reproducing a run). Never sent to a child, never in its environment (a secret-named variable).
+_SEED_SECRET = (os.environ.get("STOP_TUI_SEED_SECRET") or "").encode() or secrets.token_bytes(32)
+
+
 class SandboxError(Exception):
     """The sandbox itself could not run (not a failure of the program in it)."""
 
@@ -183,7 +189,7 @@ class SandboxPool:
         self.isolation: list[str] = []
         # Per-instance seeds reach a child only as HMAC(secret, seed): a program that knows the
         # scorer's code still cannot regenerate the hidden instance from what it receives.
-        self._seed_secret = seed_secret or secrets.token_bytes(32)
+        self._seed_secret = seed_secret or _SEED_SECRET
 
     async def __aenter__(self) -> SandboxPool:
         await self.start()
