@@ -3,9 +3,11 @@
 A STOP iteration makes thousands of sandboxed runs, so starting one must cost milliseconds.
 Prints the median and p95 wall time of:
   baseline  a fresh `python -c "import numpy"` subprocess (what a naive sandbox pays per run)
-  sandbox   SandboxPool.run_solution() of a trivial NumPy program, one call: fork from the
-            preloaded fork server, namespaces, read-only mounts, rlimits, run, report, clean up
-  no-ns     the same without namespaces and read-only mounts (the price of that isolation)
+  sandbox   SandboxPool.run_solution() of a trivial NumPy program, one call: a spare supervisor
+            (already in its cgroup, namespaces and minimal root) forks the child, which mounts
+            its scratch and /proc, drops its privileges, loads the seccomp filter, sets rlimits,
+            runs; then the supervisor's report, clean up
+  no-ns     the same with isolate=False: no namespaces, root, privilege drop, filter or cgroup
 and their ratio. Usage: python bench/sandbox_overhead.py [runs]
 """
 
@@ -61,7 +63,7 @@ def main() -> None:
     print(f"{'baseline':10} {b50 * 1000:8.2f}ms {percentile(baseline, 0.95) * 1000:8.2f}ms {len(baseline):6}")
     print(f"{'sandbox':10} {s50 * 1000:8.2f}ms {percentile(sandbox, 0.95) * 1000:8.2f}ms {len(sandbox):6}")
     print(f"{'no-ns':10} {statistics.median(bare) * 1000:8.2f}ms {percentile(bare, 0.95) * 1000:8.2f}ms {len(bare):6}"
-          "   (same, without namespaces/read-only mounts: the price of isolation)")
+          "   (isolate=False: the price of isolation is the difference)")
     print(f"sandbox / baseline (median): {s50 / b50:.3f}  ({b50 / s50:.1f}x faster than a fresh interpreter)")
 
 

@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import os
+
+# One seed secret for every process of the suite (engine subprocesses inherit it), so a program
+# evaluated here and in a `stop-tui` subprocess gets the same derived seeds.
+os.environ.setdefault("STOP_TUI_SEED_SECRET", "stop-tui tests")
+
 from pathlib import Path
 
 import pytest

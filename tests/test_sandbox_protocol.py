@@ -38,7 +38,7 @@ RAW = '''
 import gc, socket, struct, time
 
 def send_raw(size, body=b""):
-    sock = next(o for o in gc.get_objects() if isinstance(o, socket.socket))
+    sock = next(o for o in gc.get_objects() if isinstance(o, socket.socket) and o.fileno() >= 0)
     sock.sendall(struct.pack(">I", size) + body)
 '''
 

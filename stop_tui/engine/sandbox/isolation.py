@@ -1,5 +1,8 @@
 """Operating-system isolation for one sandboxed child (Linux; degrades where not permitted).
 
+Namespaces, rlimits and the fallbacks live here; what takes the child's privilege away (the
+minimal root, per-run uid, capabilities, seccomp, per-run cgroup) is in hardening.py.
+
 Used only by the supervisor process (see zygote.py), never by the engine itself:
 - namespaces: a new PID namespace (the child is its init, so when it dies the kernel kills
   every process it started, even ones that left its session), a new network namespace (no
@@ -21,6 +24,8 @@ import signal
 from .limits import SandboxLimits
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -48,11 +53,15 @@ def prctl(option: int, value: int) -> None:
     _check(_libc.prctl(option, value, 0, 0, 0), "prctl")
 
 
-def enter_namespaces() -> list[str]:
-    """Called in the supervisor before it forks the child. Returns what took effect."""
-    flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS
+def enter_namespaces(mount: bool = True) -> list[str]:
+    """Called in the supervisor before it forks the child. Returns what took effect.
+
+    With mount=False the child enters its own mount namespace (hardening.py's minimal root),
+    and the supervisor stays in the fork server's."""
+    flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWNS if mount else 0)
+    names = ["pid-namespace", "no-network", "ipc-namespace", "uts-namespace", "mount-namespace"]
     if _libc.unshare(flags) == 0:
-        return ["pid-namespace", "no-network", "mount-namespace"]
+        return names
     # Not root: an unprivileged user namespace may still allow the same.
     uid, gid = os.getuid(), os.getgid()
     if _libc.unshare(CLONE_NEWUSER | flags) == 0:
@@ -62,7 +71,7 @@ def enter_namespaces() -> list[str]:
             _write("/proc/self/gid_map", f"{gid} {gid} 1")
         except OSError:
             pass
-        return ["user-namespace", "pid-namespace", "no-network", "mount-namespace"]
+        return ["user-namespace"] + names
     return []
 
 

@@ -42,14 +42,18 @@ def sandbox_environment(base: dict[str, str] | None = None) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """What one child may use. wall_s is enforced by its supervisor; the rest are rlimits."""
+    """What one run may use. wall_s is enforced by its supervisor; processes and memory by the
+    run's cgroup (all its processes together) where the platform allows, and rlimits per process
+    (memory_bytes is then also each process's address space); scratch is a tmpfs of that size."""
 
     wall_s: float = 60.0
     cpu_s: int | None = None  # None: as many CPU seconds as wall-clock seconds
     memory_bytes: int = 2 * 1024**3  # address space; NumPy alone maps a few hundred MB
     file_bytes: int = 16 * 1024**2  # largest file the child may write, its output log included
     open_files: int = 64
-    processes: int = 32  # only enforceable for non-root users (Linux exempts root)
+    processes: int = 32  # the run's pids.max; else RLIMIT_NPROC of the run's own uid
+    scratch_bytes: int = 64 * 1024**2  # the scratch tmpfs (counted in the run's memory too)
+    scratch_inodes: int = 4096
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -27,6 +30,11 @@ LOAD_TIMEOUT_S = 10.0  # module-level code of a program must finish within this
 EXIT_GRACE_S = 2.0  # how long after its deadline a supervisor may take to report
 OUTPUT_TAIL_BYTES = 600
 
+# The default secret: one per engine process, so every pool of a run (its evaluations, transfer,
+# the seed's scoring) gives a program the same seeds; STOP_TUI_SEED_SECRET fixes it (tests,
+# reproducing a run). Never sent to a child, never in its environment (a secret-named variable).
+_SEED_SECRET = (os.environ.get("STOP_TUI_SEED_SECRET") or "").encode() or secrets.token_bytes(32)
+
 SIGNAL_REASONS = {
     signal.SIGXCPU: "exceeded its CPU time limit",
     signal.SIGXFSZ: "exceeded the file size limit (output or files too large)",
@@ -46,8 +54,15 @@ class ChildExit:
     signal: int | None = None
     timed_out: bool = False
     terminated: bool = False
+    # From the supervisor's report (never from the child): what the kernel refused or capped,
+    # what protections took effect, and why the sandbox itself failed, if it did.
+    violations: list[Violation] = field(default_factory=list)
+    isolation: list[str] | None = None
+    error: str | None = None
 
     def describe(self, wall_s: float) -> str:
+        if self.error:
+            return self.error
         if self.timed_out:
             return f"killed after the {wall_s:g} s wall-clock limit"
         if self.terminated:
@@ -116,7 +131,9 @@ class RefusedError(Exception):
 
 
 class _Channel:
-    """One run's socket, on the event loop.
+    """One run's socket, on the event loop, with its supervisor's own report socket (the child
+    never holds that one, so it cannot forge how it ended or hide a violation) and the memfd
+    its output goes to.
 
     Frames are checked against max_frame on their header, before the body is read; a large
     body is parsed in the decoder thread, so parsing it does not hold up the event loop that
@@ -124,12 +141,22 @@ class _Channel:
     header could be anywhere): the channel is broken, and recv only drains it to its end.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pid: int, scratch: str,
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pid: int,
+                 report: asyncio.Future, report_writer: asyncio.StreamWriter, output_fd: int,
                  limits: ProtocolLimits = DEFAULT_LIMITS, decoder: ThreadPoolExecutor | None = None):
-        self.reader, self.writer, self.pid, self.scratch = reader, writer, pid, scratch
+        self.reader, self.writer, self.pid, self.output_fd = reader, writer, pid, output_fd
+        self._report, self._report_writer = report, report_writer
         self.limits, self.decoder = limits, decoder
         self.max_frame = limits.reply_frame_bytes
         self.broken = False
+
+    async def exit_report(self, timeout_s: float) -> ChildExit | None:
+        """How the child ended, as its supervisor saw it; None if no report came in time."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await asyncio.shield(self._report)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ProtocolError, OSError, ValueError):
+            return None  # the supervisor died without a word (or said something malformed)
 
     async def recv(self) -> dict[str, Any] | None:
         if self.broken:  # out of step: read to the end without parsing anything
@@ -158,12 +185,19 @@ class _Channel:
 
     def output_tail(self) -> str:
         try:
-            with open(os.path.join(self.scratch, "output.log"), "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, handle.tell() - OUTPUT_TAIL_BYTES))
-                return handle.read().decode(errors="replace").strip()
+            size = os.fstat(self.output_fd).st_size
+            tail = os.pread(self.output_fd, OUTPUT_TAIL_BYTES, max(0, size - OUTPUT_TAIL_BYTES))
+            return tail.decode(errors="replace").strip()
         except OSError:
             return ""
+
+
+async def _read_report(reader: asyncio.StreamReader) -> ChildExit:
+    header = await reader.readexactly(HEADER.size)
+    (size,) = HEADER.unpack(header)
+    if size > 1 << 20:
+        raise ProtocolError("oversized supervisor report")
+    return _exit_from(decode(await reader.readexactly(size)))
 
 
 class SandboxPool:
@@ -175,8 +209,11 @@ class SandboxPool:
     """
 
     def __init__(self, *, solution_slots: int | None = None, improver_slots: int = 16, isolate: bool = True,
-                 protocol_limits: ProtocolLimits | None = None):
+                 protocol_limits: ProtocolLimits | None = None, seed_secret: bytes | None = None):
         self.protocol_limits = protocol_limits or DEFAULT_LIMITS
+        # Per-instance seeds reach a child only as HMAC(secret, seed): a program that knows the
+        # scorer's code still cannot regenerate the hidden instance from what it receives.
+        self._seed_secret = seed_secret or _SEED_SECRET
         # Large frames from children are parsed here, off the event loop that times every call.
         self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-decode")
         self._solution_slots = asyncio.Semaphore(solution_slots or max(1, os.cpu_count() or 1))
@@ -227,7 +264,14 @@ class SandboxPool:
 
     async def _probe_isolation(self) -> list[str]:
         results = await self.run_solution("def f():\n    return 0\n", "f", [[]], per_call_s=5.0)
+        if results.load_error:
+            raise SandboxError(f"the sandbox cannot run programs: {results.load_error}")
         return results.isolation
+
+    def child_seed(self, seed: int) -> int:
+        """The seed a child gets for an instance seed: keyed by a secret the child never sees."""
+        digest = hmac.new(self._seed_secret, str(seed).encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big") >> 1
 
     async def close(self) -> None:
         for pid in list(self._live):
@@ -247,45 +291,54 @@ class SandboxPool:
 
     # --- spawning -----------------------------------------------------------------------
 
-    def _spawn_sync(self, spec: dict[str, Any], fd: int) -> int:
+    def _spawn_sync(self, spec: dict[str, Any], fds: list[int]) -> int:
         if self._control is None:  # closed (a run stopped at once) or never started
             raise SandboxError("the sandbox pool is not running")
         with self._control_lock:
-            socket.send_fds(self._control, [json.dumps(spec).encode()], [fd])
+            socket.send_fds(self._control, [json.dumps(spec).encode()], fds)
             reply = self._control.recv(4096)
         if not reply:
             raise SandboxError("the sandbox fork server has exited")
         return int(json.loads(reply)["pid"])
 
     async def _spawn(self, limits: SandboxLimits) -> _Channel:
-        scratch = tempfile.mkdtemp(prefix="run-", dir=self._root)
         ours, theirs = socket.socketpair()
-        spec = {"limits": limits.to_dict(), "scratch": scratch, "isolate": self._isolate}
+        report_ours, report_theirs = socket.socketpair()
+        # The child's stdout and stderr: in memory, gone with the run (no file left on disk).
+        output_fd = os.memfd_create("sandbox-output", os.MFD_CLOEXEC)
+        spec = {"limits": limits.to_dict(), "isolate": self._isolate}
         loop = asyncio.get_running_loop()
         try:
-            pid = await loop.run_in_executor(self._executor, self._spawn_sync, spec, theirs.fileno())
+            pid = await loop.run_in_executor(
+                self._executor, self._spawn_sync, spec, [theirs.fileno(), report_theirs.fileno(), output_fd])
+        except BaseException:
+            for sock in (ours, report_ours):
+                sock.close()
+            os.close(output_fd)
+            raise
         finally:
             theirs.close()
+            report_theirs.close()
         self.spawned += 1
         self._live.add(pid)
         reader, writer = await asyncio.open_unix_connection(sock=ours, limit=MAX_FRAME)
-        return _Channel(reader, writer, pid, scratch, self.protocol_limits, self._decoder)
+        report_reader, report_writer = await asyncio.open_unix_connection(sock=report_ours)
+        report = asyncio.ensure_future(_read_report(report_reader))
+        return _Channel(reader, writer, pid, report, report_writer, output_fd, self.protocol_limits, self._decoder)
 
     async def _finish(self, channel: _Channel, *, kill: bool) -> ChildExit:
         """Make sure the run is over; return how the child ended."""
         if kill:
             _kill(channel.pid, signal.SIGTERM)
-        exit_report = ChildExit()
-        try:
-            async with asyncio.timeout(EXIT_GRACE_S + 1):
-                while (message := await channel.recv()) is not None:
-                    if message.get("op") == "exit":
-                        exit_report = _exit_from(message)
-        except (asyncio.TimeoutError, ProtocolError):
+        channel.writer.close()  # a child still reading its channel sees the end and stops
+        exit_report = await channel.exit_report(EXIT_GRACE_S + 1)
+        if exit_report is None:
             _kill(channel.pid, signal.SIGKILL)
-        channel.writer.close()
+            channel._report.cancel()
+            exit_report = ChildExit(error="the sandbox supervisor did not report")
+        channel._report_writer.close()
         self._live.discard(channel.pid)
-        shutil.rmtree(channel.scratch, ignore_errors=True)
+        os.close(channel.output_fd)
         return exit_report
 
     # --- solutions ----------------------------------------------------------------------
@@ -309,6 +362,8 @@ class SandboxPool:
         (as the reference's utility returns 0 on a timeout): a program that hangs once would
         otherwise cost the full limit on every instance. Never raises for anything the program does.
         """
+        if seeds is not None:
+            seeds = [self.child_seed(seed) if isinstance(seed, int) else None for seed in seeds]
         run = SolutionRun(results=[])
         async with self._solution_slots:
             while len(run.results) < len(calls):
@@ -332,34 +387,38 @@ class SandboxPool:
                           "arg_types": arg_types, "filename": "<solution>"})
             kill = await self._solution_calls(channel, calls, seeds, per_call_s, limits, run) or channel.broken
         finally:
-            await self._finish(channel, kill=kill)
+            ended = await self._finish(channel, kill=kill)
+            run.violations.extend(ended.violations)
+            if ended.isolation is not None:
+                run.isolation = ended.isolation
 
     async def _solution_calls(self, channel, calls, seeds, per_call_s, limits, run) -> bool:
         """The calls one child answers; returns whether the child still needs killing."""
         remaining = len(calls) - len(run.results)
+        loaded = False
         try:
             ready = await _recv_within(channel, LOAD_TIMEOUT_S)
             if ready is not None and ready is not _TIMED_OUT:
-                check_fields(ready, ("ready", "load_error", "exit"))
+                check_fields(ready, ("ready", "load_error"))
             if ready is None or ready.get("op") != "ready":
-                reason, kill = self._why_no_reply(channel, ready, "loading the program", LOAD_TIMEOUT_S, limits)
+                reason, kill = await self._why_no_reply(channel, ready, "loading the program", LOAD_TIMEOUT_S, limits)
                 run.load_error = reason
                 run.results.extend(CallResult(ok=False, error=reason) for _ in range(remaining))
                 return kill
-            run.isolation = ready.get("isolation", [])
+            loaded = True
             for index in range(len(run.results), len(calls)):
                 started = time.monotonic()
                 channel.send({"op": "call", "args": calls[index], "seed": seeds[index] if seeds else None})
                 reply = await _recv_within(channel, per_call_s)
                 elapsed = time.monotonic() - started
                 if reply is not None and reply is not _TIMED_OUT:
-                    check_fields(reply, ("return", "raise", "exit"))
+                    check_fields(reply, ("return", "raise"))
                 if reply is not None and reply.get("op") == "return":
                     run.results.append(CallResult(ok=True, value=reply.get("value"), elapsed_s=elapsed))
                 elif reply is not None and reply.get("op") == "raise":
                     run.results.append(CallResult(ok=False, error=_first_line(reply.get("error")), elapsed_s=elapsed))
                 else:
-                    reason, kill = self._why_no_reply(channel, reply, "the call", per_call_s, limits)
+                    reason, kill = await self._why_no_reply(channel, reply, "the call", per_call_s, limits)
                     run.results.append(CallResult(ok=False, error=reason, elapsed_s=elapsed))
                     return kill  # the child is gone or killed: the caller starts a fresh one
             channel.send({"op": "stop"})
@@ -370,7 +429,7 @@ class SandboxPool:
             channel.broken = True
             reason = f"protocol violation: {exc}"
             run.violations.append(Violation(kind=PROTOCOL, detail=str(exc)[:200]))
-            if not run.results and run.load_error is None and not run.isolation:
+            if not run.results and run.load_error is None and not loaded:
                 run.load_error = reason
             run.results.append(CallResult(ok=False, error=reason))
             skipped = CallResult(ok=False, error="not run: the program broke the sandbox protocol")
@@ -378,18 +437,19 @@ class SandboxPool:
             return True
 
     @staticmethod
-    def _why_no_reply(channel: _Channel, reply: dict | None, what: str, timeout_s: float,
-                      limits: SandboxLimits) -> tuple[str, bool]:
+    async def _why_no_reply(channel: _Channel, reply: dict | None, what: str, timeout_s: float,
+                            limits: SandboxLimits) -> tuple[str, bool]:
         """Why a call got no answer, and whether the child still needs killing."""
         if reply is _TIMED_OUT:
             return f"timed out: {what} took longer than {timeout_s:g} s", True
         op = reply.get("op") if reply is not None else None
         if op == "load_error":
             return _first_line(reply.get("error")), False
-        if op == "exit":
-            return _with_output(_exit_from(reply).describe(limits.wall_s), channel.output_tail()), False
-        if op is None:
-            return _with_output("the program's process ended unexpectedly", channel.output_tail()), True
+        if op is None:  # the channel closed: how the child ended is its supervisor's to say
+            ended = await channel.exit_report(EXIT_GRACE_S)
+            if ended is None:
+                return _with_output("the program's process ended unexpectedly", channel.output_tail()), True
+            return _with_output(ended.describe(limits.wall_s), channel.output_tail()), False
         return f"protocol violation during {what}: unexpected {str(op)[:40]!r} message", True
 
     # --- improvers ----------------------------------------------------------------------
@@ -427,13 +487,15 @@ class SandboxPool:
                     outcome.error = f"killed after the {job.limits.wall_s:g} s wall-clock limit"
                     break
                 if message is None:
-                    outcome.error = _with_output("the improver's process ended before returning", channel.output_tail())
-                    kill = False
+                    ended = await channel.exit_report(EXIT_GRACE_S)
+                    what = ended.describe(job.limits.wall_s) if ended else "the improver's process ended before returning"
+                    outcome.error = _with_output(what, channel.output_tail())
+                    kill = ended is None
                     break
-                check_fields(message, ("ready", "lm", "utility", "result", "error", "load_error", "exit"))
+                check_fields(message, ("ready", "lm", "utility", "result", "error", "load_error"))
                 op = message["op"]
                 if op == "ready":
-                    outcome.isolation = message.get("isolation", [])
+                    pass  # which protections took effect is the supervisor's to report, not the child's
                 elif op in ("lm", "utility"):
                     task = asyncio.create_task(self._serve_request(channel, handler, message, requests))
                     pending.add(task)
@@ -441,12 +503,8 @@ class SandboxPool:
                 elif op == "result":
                     outcome.result = message["value"]
                     break
-                elif op in ("error", "load_error"):
+                else:  # error, load_error
                     outcome.error = message["error"][-2000:]
-                    break
-                else:  # exit
-                    outcome.error = _with_output(_exit_from(message).describe(job.limits.wall_s), channel.output_tail())
-                    kill = False
                     break
         except ProtocolError as exc:
             channel.broken, kill = True, True
@@ -460,7 +518,10 @@ class SandboxPool:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, *([receive] if receive is not None else []), return_exceptions=True)
-            await self._finish(channel, kill=kill)
+            ended = await self._finish(channel, kill=kill)
+            outcome.violations.extend(ended.violations)
+            if ended.isolation is not None:
+                outcome.isolation = ended.isolation
         outcome.duration_s = time.monotonic() - started
         return outcome
 
@@ -537,8 +598,13 @@ async def _recv_within(channel: _Channel, timeout_s: float) -> dict[str, Any] | 
 
 
 def _exit_from(message: dict[str, Any]) -> ChildExit:
+    """A supervisor's exit report (never a message from the child)."""
+    isolation = message.get("isolation")
     return ChildExit(exit_code=message.get("exit_code"), signal=message.get("signal"),
-                     timed_out=bool(message.get("timed_out")), terminated=bool(message.get("terminated")))
+                     timed_out=bool(message.get("timed_out")), terminated=bool(message.get("terminated")),
+                     violations=[Violation.from_dict(v) for v in message.get("violations", []) if isinstance(v, dict)],
+                     isolation=[str(i) for i in isolation] if isinstance(isolation, list) else None,
+                     error=str(message["error"]) if message.get("error") else None)
 
 
 def _kill(pid: int, sig: int) -> None:

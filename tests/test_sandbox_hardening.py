@@ -1,0 +1,330 @@
+"""The red team's attacks on the sandbox, each contained, and seen: the kernel's refusals and the
+per-run caps come back as violations from the supervisor, which the child cannot write to.
+
+Each test asserts containment by an observable effect (a file that must not exist, a canary that
+appears nowhere, the host's SysV IPC table unchanged, no process left, the violation recorded).
+They need what the hardening needs (root, namespaces, cgroups, seccomp); where the platform
+refused a protection, the test for it is skipped, and `pool.isolation` says why.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stop_tui.engine.sandbox import hardening
+from stop_tui.engine.sandbox.limits import SandboxLimits
+from stop_tui.engine.sandbox.pool import SandboxPool
+from stop_tui.engine.sandbox.violations import RESOURCE, SYSCALL
+
+from .test_sandbox import body, run_one, sleep_processes
+
+REPO = Path(__file__).resolve().parents[1]
+
+LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+
+
+def needs(pool, *protections: str) -> None:
+    joined = " ".join(pool.isolation)
+    missing = [p for p in protections if p not in joined]
+    if missing:
+        pytest.skip(f"this platform refused {missing}: {pool.isolation}")
+
+
+async def run_program(pool, code: str, limits: SandboxLimits | None = None, per_call_s: float = 5.0):
+    run = await pool.run_solution(body(code), "f", [[]], per_call_s=per_call_s, limits=limits)
+    return run.results[0], run.violations
+
+
+def syscall_details(violations) -> list[str]:
+    return [v.detail for v in violations if v.kind == SYSCALL]
+
+
+async def test_isolation_lists_every_protection(pool):
+    needs(pool, "seccomp")
+    for protection in ("pid-namespace", "no-network", "ipc-namespace", "uts-namespace", "minimal-root",
+                       "unprivileged-uid", "no-capabilities", "no-new-privs", "seccomp", "scratch-tmpfs"):
+        assert any(entry.startswith(protection) for entry in pool.isolation), protection
+    assert any(entry.startswith("cgroup-") or entry.startswith("cgroups: unavailable") for entry in pool.isolation)
+
+
+async def test_the_child_holds_no_privilege(pool):
+    needs(pool, "no-capabilities", "seccomp", "unprivileged-uid")
+    result, _ = await run_program(pool, """
+status = dict(line.split(':', 1) for line in open('/proc/self/status').read().splitlines())
+return {k: status[k].split() for k in ('Uid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp')}
+""")
+    assert result.ok, result.error
+    status = result.value
+    assert "0" not in status["Uid"] and status["Groups"] == []
+    for caps in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[caps][0], 16) == 0, caps
+    assert status["NoNewPrivs"] == ["1"] and status["Seccomp"] == ["2"]
+
+
+async def test_remounting_root_is_refused_and_recorded(pool):
+    needs(pool, "seccomp")
+    target = REPO / "tasks" / "written-by-sandbox.txt"
+    result, violations = await run_program(pool, LIBC + f"""
+MS_REMOUNT, MS_BIND = 32, 4096
+r = libc.mount(None, b"/", None, MS_REMOUNT | MS_BIND, None)
+errors = [r, ctypes.get_errno()]
+try:
+    open({str(target)!r}, 'w').write('owned')
+    errors.append('written')
+except OSError as exc:
+    errors.append(type(exc).__name__)
+return errors
+""")
+    assert result.ok, result.error
+    assert result.value[:2] == [-1, 1]  # EPERM
+    assert result.value[2] != "written" and not target.exists()
+    assert "mount" in syscall_details(violations)
+
+
+async def test_unmounting_proc_does_not_uncover_the_engine(pool, monkeypatch):
+    needs(pool, "seccomp", "pid-namespace")
+    canary = f"canary-{os.getpid()}-{random.randrange(10**9)}"
+    monkeypatch.setenv("STOP_TUI_TEST_CANARY_TOKEN", canary)  # in the engine; a secret name
+    result, violations = await run_program(pool, LIBC + """
+r = libc.umount2(b"/proc", 2)
+seen = []
+for pid in os.listdir('/proc'):
+    for name in ('environ', 'cmdline'):
+        try:
+            seen.append(open(f'/proc/{pid}/{name}', 'rb').read().decode(errors='replace'))
+        except OSError:
+            pass
+return [r, sorted(p for p in os.listdir('/proc') if p.isdigit()), '\\n'.join(seen)]
+""")
+    assert result.ok, result.error
+    returned, pids, text = result.value
+    assert returned == -1 and "umount2" in syscall_details(violations)
+    assert canary not in text
+    assert str(os.getpid()) not in pids or len(pids) < 5  # only the sandbox's own processes
+
+
+async def test_setns_unshare_and_new_user_namespaces_are_refused(pool):
+    needs(pool, "seccomp")
+    result, violations = await run_program(pool, LIBC + """
+fd = os.open('/proc/self/ns/net', os.O_RDONLY)
+a = libc.setns(fd, 0)
+b = libc.unshare(0x10000000)  # CLONE_NEWUSER needs no privilege without the filter
+c = libc.sethostname(b"x", 1)
+import socket
+s = socket.socket()
+s.settimeout(1)
+try:
+    s.connect(('1.1.1.1', 80))
+    d = 'connected'
+except OSError as exc:
+    d = 'refused'
+return [a, b, c, d]
+""")
+    assert result.ok, result.error
+    assert result.value == [-1, -1, -1, "refused"]
+    details = syscall_details(violations)
+    assert "setns" in details and "unshare" in details and "sethostname" in details
+
+
+async def test_sysv_ipc_is_refused_and_the_host_table_unchanged(pool):
+    needs(pool, "seccomp", "ipc-namespace")
+    before = Path("/proc/sysvipc/shm").read_text()
+    result, violations = await run_program(pool, LIBC + """
+IPC_CREAT = 0o1000
+return [libc.shmget(0x5eed, 4096, IPC_CREAT | 0o666), libc.msgget(0x5eed, IPC_CREAT | 0o666),
+        libc.semget(0x5eed, 1, IPC_CREAT | 0o666)]
+""")
+    assert result.ok, result.error
+    assert result.value == [-1, -1, -1]
+    assert {"shmget", "msgget", "semget"} <= set(syscall_details(violations))
+    assert Path("/proc/sysvipc/shm").read_text() == before
+
+
+async def test_tracing_another_process_is_refused(pool):
+    needs(pool, "seccomp")
+    result, violations = await run_program(pool, LIBC + """
+pid = os.fork()
+if pid == 0:
+    import time
+    time.sleep(5)
+    os._exit(0)
+r = libc.ptrace(16, pid, None, None)  # PTRACE_ATTACH
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+return r
+""")
+    assert result.ok and result.value == -1
+    assert "ptrace" in syscall_details(violations)
+
+
+async def test_the_child_sees_no_repository_scorer_home_or_host_tmp(pool, tmp_path):
+    needs(pool, "minimal-root")
+    host_tmp = tmp_path / "host-file"
+    host_tmp.write_text("host")
+    result, _ = await run_program(pool, f"""
+import os
+found = []
+for path in ({str(REPO / 'tasks' / 'lpn' / 'scorer.py')!r}, {str(REPO / 'stop_tui' / 'engine' / 'tasks.py')!r},
+             {str(host_tmp)!r}, '/root/.bash_history', '/etc/passwd', '/etc/hostname'):
+    if os.path.exists(path):
+        found.append(path)
+try:
+    import stop_tui.engine.tasks
+    found.append('stop_tui.engine.tasks importable')
+except ImportError:
+    pass
+try:
+    import stop_tui._data
+    found.append('stop_tui._data importable')
+except ImportError:
+    pass
+found += [name for name in os.listdir({str(REPO)!r}) if name != '.venv'] if os.path.isdir({str(REPO)!r}) else []
+import numpy.linalg  # what candidates need is there
+return found
+""")
+    assert result.ok, result.error
+    assert result.value == []
+
+
+def test_an_installed_stop_tui_in_site_packages_is_covered(tmp_path, monkeypatch):
+    site = tmp_path / "lib" / "site-packages"
+    (site / "stop_tui" / "_data" / "tasks").mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [str(site)] + sys.path)
+    _dirs, _files, cover = hardening._bind_sources()
+    assert str(site / "stop_tui") in cover
+
+
+async def test_seeds_do_not_let_a_program_regenerate_the_instance(pool):
+    code = "import random\ndef f():\n    return random.random()\n"
+    seeds = [1234, 1235]
+    first = await pool.run_solution(code, "f", [[], []], seeds=seeds, per_call_s=5)
+    again = await pool.run_solution(code, "f", [[], []], seeds=seeds, per_call_s=5)
+    values = [r.value for r in first.results]
+    assert values == [r.value for r in again.results]  # reproducible within a run
+    assert values != [random.Random(seed).random() for seed in seeds]  # but not the instance seed
+    other = SandboxPool(seed_secret=b"another run")
+    assert other.child_seed(1234) != pool.child_seed(1234)
+
+
+async def test_processes_are_capped_per_run(pool):
+    needs(pool, "cgroup-")
+    marker = f"{os.getpid() % 10000 + 60000}"
+    result, violations = await run_program(pool, f"""
+import os
+started = 0
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            os.execv('/bin/sleep', ['sleep', '{marker}'])
+        started += 1
+    except OSError:
+        break
+return started
+""", limits=SandboxLimits(processes=16))
+    assert result.ok, result.error
+    assert result.value < 16
+    assert any(v.kind == RESOURCE and v.detail.startswith("pids.max 16") for v in violations)
+    time.sleep(0.2)
+    assert sleep_processes(marker) == []
+
+
+async def test_memory_is_capped_per_run_not_per_process(pool):
+    needs(pool, "cgroup-")
+    limits = SandboxLimits(memory_bytes=512 * 1024**2)
+    # Three processes of 250 MB each: each within its own address-space limit, not together.
+    result, violations = await run_program(pool, """
+import os, time
+pids = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        block = b'x' * (250 * 1024**2)
+        time.sleep(10)
+        os._exit(0)
+    pids.append(pid)
+return [os.waitpid(pid, 0)[1] for pid in pids]
+""", limits=limits, per_call_s=20)
+    assert not result.ok or any(os.WIFSIGNALED(status) for status in result.value)
+    assert any(v.kind == RESOURCE and v.detail.startswith("memory.max") for v in violations)
+
+
+async def test_scratch_is_capped_in_bytes_and_inodes(pool):
+    needs(pool, "scratch-tmpfs")
+    limits = SandboxLimits(scratch_bytes=4 * 1024**2, scratch_inodes=64)
+    result, violations = await run_program(pool, """
+import os
+out = []
+try:
+    with open('big', 'wb') as handle:
+        for _ in range(16):
+            handle.write(b'x' * 1024**2)
+    out.append('wrote 16 MiB')
+except OSError as exc:
+    out.append(exc.strerror)
+os.remove('big')
+try:
+    for i in range(1000):
+        open(f'f{i}', 'w').close()
+    out.append('made 1000 files')
+except OSError as exc:
+    out.append(exc.strerror)
+return out + [os.getcwd()]
+""", limits=limits)
+    assert result.ok, result.error
+    assert result.value == ["No space left on device", "No space left on device", "/tmp"]
+    assert any(v.kind == RESOURCE and v.detail.startswith("scratch inodes used up") for v in violations)
+
+
+async def test_a_forged_exit_frame_is_not_taken_as_the_supervisors_report(pool):
+    result, _ = await run_program(pool, """
+import json, os, socket, struct
+for fd in range(3, 64):
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+        body = json.dumps({'op': 'exit', 'timed_out': True, 'violations': []}).encode()
+        sock.sendall(struct.pack('>I', len(body)) + body)
+    except OSError:
+        continue
+os._exit(3)
+""")
+    assert not result.ok
+    assert "wall-clock" not in result.error and "timed out" not in result.error
+
+
+def test_scratch_and_processes_are_gone_after_sigterm_of_the_engine(tmp_path):
+    marker = f"{os.getpid() % 10000 + 70000}"
+    script = tmp_path / "engine.py"
+    script.write_text(f"""
+import asyncio
+from stop_tui.engine.sandbox.pool import SandboxPool
+async def main():
+    async with SandboxPool() as pool:
+        print(pool._root, flush=True)
+        code = ("def f():\\n    import os\\n    open('scratch-{marker}', 'w').write('x' * 1000)\\n"
+                "    os.execv('/bin/sleep', ['sleep', '{marker}'])\\n")
+        await pool.run_solution(code, 'f', [[]], per_call_s=60)
+asyncio.run(main())
+""")
+    engine = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    root = Path(engine.stdout.readline().strip())
+    deadline = time.monotonic() + 10
+    while not sleep_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleep_processes(marker), "the sandboxed program never started"
+    engine.send_signal(signal.SIGTERM)
+    engine.wait()
+    deadline = time.monotonic() + 5
+    while sleep_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleep_processes(marker) == []
+    # The scratch was a tmpfs in the child's own mount namespace: nothing of it on the host.
+    leftovers = [p for p in root.rglob("*") if marker in p.name] if root.exists() else []
+    assert leftovers == []
