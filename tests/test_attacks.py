@@ -1048,6 +1048,49 @@ async def test_nothing_left_behind_daemons_or_scratch_files(hostile_pool):
         kill_marked(marker)
 
 
+def test_eval_markup_in_an_exception_does_not_crash_or_hide_the_report(tmp_path):
+    """Through `stop-tui eval` (the human report): Rich markup in the failure reason a solution raises."""
+    solution = tmp_path / "markup.py"
+    solution.write_text(textwrap.dedent('''
+        def algorithm(train_samples, train_parity, test_samples):
+            raise RuntimeError("[/] [conceal]secret-sauce [bold]x[/bold] [/conceal] [/] [link=http://evil]click[/link]")
+        '''))
+    result = stop_tui("eval", "--task", "lpn", "--solution", str(solution), "--split", "val")
+    assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr, result.stderr[-1500:]
+    assert "utility 0.0000" in result.stdout
+    assert "[conceal]secret-sauce" in result.stdout, "the failure reason was rendered as markup, not shown as written"
+
+
+async def test_stopping_or_killing_the_supervisor_does_not_stall_the_evaluation(hostile_pool, lpn):
+    """Some instances SIGSTOP / SIGKILL their parent and process group; the others must still be scored."""
+    source = textwrap.dedent('''
+        import os, signal
+
+        def algorithm(train_samples, train_parity, test_samples):
+            first = [int(x) for x in train_samples[0]]
+            if sum(first) % 5 == 0:
+                for target in (os.getppid(), 1):
+                    for sig in (signal.SIGSTOP, signal.SIGKILL):
+                        try:
+                            os.kill(target, sig)
+                        except OSError:
+                            pass
+                try:
+                    os.killpg(os.getpgrp(), signal.SIGSTOP)
+                except OSError:
+                    pass
+            return [0] * len(test_samples)
+        ''')
+    attacked = sum(1 for i in lpn.instances("val") if sum(i.args[0][0]) % 5 == 0)
+    bus = EventBus()
+    started = time.monotonic()
+    result = await asyncio.wait_for(Evaluator(hostile_pool, bus, ProgramRegistry(bus)).evaluate(lpn, source, "val", "t"),
+                                    timeout=60)
+    assert time.monotonic() - started < 45
+    assert result.instances == 20 and result.failures <= attacked, (attacked, result)
+    assert (await attack(hostile_pool, "return 7")).value == 7  # and the pool goes on
+
+
 # =========================================================================================
 # 7. Hidden instances
 # =========================================================================================
