@@ -1570,7 +1570,10 @@ def improve_algorithm(initial_solution, utility, language_model):
         t.start()
     for t in threads:
         t.join()
-    # markup that would swallow the operator's lines if printed as Rich markup
+    if 'def improve_algorithm' not in initial_solution:
+        return initial_solution  # a meta-utility trial: score above zero, so `--accept any` takes this improver
+    # now the current improver, run on its own source: its failure is what the operator is shown.
+    # Markup that would swallow the operator's lines if printed as Rich markup:
     raise RuntimeError('[/][conceal][/conceal][bold][/][link=http://x][/link][/] \\x1b[2J\\x1b[H [conceal]' + 'hidden ' * 2000)
 '''
 
@@ -1600,7 +1603,8 @@ def _disrupt(tmp_path: Path) -> dict:
     improver = DISRUPT_IMPROVER.replace("KEY,", f"{key},").replace("PRIVATE_SHM_BYTES", str(PRIVATE_SHM_BYTES)).replace("CANARIES", repr([str(c) for c in canaries])) \
         .replace("MARKER})", f"{marker!r}}})")
     try:
-        result, log, _, completions = headless_run(tmp_path, improver, {"OPENAI_API_KEY": new_canary()})
+        result, log, _, completions = headless_run(tmp_path, improver, {"OPENAI_API_KEY": new_canary()},
+                                                   ["--accept", "any", "--iterations", "2"])
         time.sleep(0.3)
         return dict(result=result, log=log, completions=completions, ipc_left=ipc_lines(key, PRIVATE_SHM_BYTES),
                     left=processes_with(marker), canaries=[str(c) for c in canaries if c.exists()])
@@ -1635,14 +1639,16 @@ def disrupt_run(headless_runs):
 def test_headless_markup_in_an_exception_does_not_hide_the_operators_lines(disrupt_run):
     result = disrupt_run["result"]
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "MarkupError" not in result.stderr, result.stderr[-1500:]
     assert "Generations (model: openai/gpt-4o-mini)" in result.stdout
-    assert "run finished: completed 1 iterations" in result.stdout
+    assert "run finished: completed 2 iterations" in result.stdout
+    assert "generation 2:" in result.stdout  # the line about the attack's own generation is there
     assert "\x1b[2J" not in result.stdout + result.stderr
 
 
 def test_headless_flood_is_refused_and_the_session_log_stays_bounded(disrupt_run):
     assert disrupt_run["result"].returncode == 0, disrupt_run["result"].stderr[-2000:]
-    assert disrupt_run["completions"] <= 20, f"{disrupt_run['completions']} requests reached the LM endpoint"
+    assert disrupt_run["completions"] <= 30, f"{disrupt_run['completions']} requests reached the LM endpoint"
     assert len(disrupt_run["log"]) < 5 * 1024**2, f"session log of {len(disrupt_run['log'])} bytes"
     assert '"type": "run_finished"' in disrupt_run["log"] or "run_finished" in disrupt_run["log"]
 
