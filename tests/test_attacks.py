@@ -512,8 +512,7 @@ async def test_sethostname_is_refused_and_the_host_name_is_unchanged(hostile_poo
     name = NAME.encode()
     r1 = sc('sethostname', name, len(name))
     r2 = libc.sethostname(name, len(name))
-    try:
-        os.system  # keep a route that does not need ctypes
+    try:  # and a route without ctypes
         import subprocess
         subprocess.run(['hostname', NAME], capture_output=True, timeout=2)
     except Exception:
@@ -880,7 +879,6 @@ async def test_fork_bomb_is_capped_at_64_processes_and_leaves_none(hostile_pool)
             finally:
                 os._exit(0)
         children += 1
-    # threads too: each is a task against the same limit
     return children
     """
     try:
