@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stop_tui.engine.instance_secret import keyed_seed
 from stop_tui.engine.bus import EventBus
 from stop_tui.engine.evaluation import Evaluator, ProgramRegistry
 from stop_tui.engine.tasks import load_task_folder
@@ -56,6 +57,9 @@ def test_scorer_rejects_shapes_directly(lpn):
 
 def test_splits_are_seeded_and_sized(lpn):
     assert len(lpn.instances("val")) == 20 and len(lpn.instances("test")) == 50
-    assert lpn.instances("val")[0].seed == 4321 and lpn.instances("test")[0].seed == 5678
+    # Seeded from 4321 and 5678 as the reference, keyed by the engine's secret (hidden instances stay hidden).
+    assert lpn.instances("val")[0].seed == keyed_seed(4321, "instance:lpn") != 4321
+    assert lpn.instances("test")[0].seed == keyed_seed(5678, "instance:lpn")
+    assert lpn.instances("test")[0].seed != keyed_seed(5678, "instance:lpn", b"another machine's secret")
     again = load_task_folder(REPO / "tasks" / "lpn")
     assert again.instances("val")[3].args == lpn.instances("val")[3].args

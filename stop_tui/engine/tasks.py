@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..paths import bundled_tasks_dir
+from .instance_secret import keyed_seed
 
 if TYPE_CHECKING:
     from .sandbox.pool import SandboxPool
@@ -78,34 +79,40 @@ class Task:
     _instances: dict[str, list[Instance]] = field(default_factory=dict, repr=False)
 
     def instances(self, split: str) -> list[Instance]:
-        """The split's hidden instances, generated once from their seeds (seed + i).
+        """The split's hidden instances, generated once from their seeds: seed + i, keyed by the
+        engine's secret (engine/instance_secret.py), so a program that knows the generator and
+        the split's seeds still cannot regenerate them.
 
         Raises TaskError (naming the task and scorer.py) when generate() raises or returns
         something that cannot be sent to a sandboxed solution.
         """
         if split not in self._instances:
             spec = self.splits[split]
-            self._instances[split] = [self.make_instance(spec.seed + i) for i in range(spec.count)]
+            self._instances[split] = [
+                self.make_instance(keyed_seed(spec.seed + i, f"instance:{self.name}"),
+                                   call=f"generate() for {split} instance {i} (seed {spec.seed + i}, keyed)")
+                for i in range(spec.count)]
         return self._instances[split]
 
-    def make_instance(self, seed: int) -> Instance:
-        where = f"task {self.name}: {self.folder / 'scorer.py'}"
+    def make_instance(self, seed: int, call: str | None = None) -> Instance:
+        """generate(seed) checked; `call` names it in messages (default: generate(SEED))."""
+        where = f"task {self.name}: {self.folder / 'scorer.py'}: {call or f'generate({seed})'}"
         try:
             generated = self.scorer.generate(seed)
         except Exception as exc:
-            raise TaskError(f"{where}: generate({seed}) raised {type(exc).__name__}: {_short(exc)}.") from None
+            raise TaskError(f"{where} raised {type(exc).__name__}: {_short(exc)}.") from None
         if not isinstance(generated, (tuple, list)) or len(generated) != 2:
-            raise TaskError(f"{where}: generate({seed}) must return a pair (args, answer), "
+            raise TaskError(f"{where} must return a pair (args, answer), "
                             f"not {_describe(generated)}.")
         args, answer = generated
         if not isinstance(args, (list, tuple)):
-            raise TaskError(f"{where}: generate({seed}) must return args as a list of the solution's "
+            raise TaskError(f"{where} must return args as a list of the solution's "
                             f"arguments, not {_describe(args)}.")
         problem = plain_data_problem(args)
         if problem:
-            raise TaskError(f"{where}: generate({seed}) returned args that are not plain data: {problem}.")
+            raise TaskError(f"{where} returned args that are not plain data: {problem}.")
         if self.arg_types and len(args) != len(self.arg_types):
-            raise TaskError(f"{where}: generate({seed}) returned {len(args)} arguments but task.toml's "
+            raise TaskError(f"{where} returned {len(args)} arguments but task.toml's "
                             f"arg_types lists {len(self.arg_types)}.")
         return Instance(seed=seed, args=list(args), answer=answer)
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..instance_secret import keyed_seed
 from .limits import SandboxLimits, sandbox_environment
 from .protocol import (
     DEFAULT_LIMITS, HEADER, MAX_FRAME, ProtocolError, ProtocolLimits, check_fields, check_size, decode, encode,
@@ -29,11 +27,6 @@ from .violations import PROTOCOL, Violation
 LOAD_TIMEOUT_S = 10.0  # module-level code of a program must finish within this
 EXIT_GRACE_S = 2.0  # how long after its deadline a supervisor may take to report
 OUTPUT_TAIL_BYTES = 600
-
-# The default secret: one per engine process, so every pool of a run (its evaluations, transfer,
-# the seed's scoring) gives a program the same seeds; STOP_TUI_SEED_SECRET fixes it (tests,
-# reproducing a run). Never sent to a child, never in its environment (a secret-named variable).
-_SEED_SECRET = (os.environ.get("STOP_TUI_SEED_SECRET") or "").encode() or secrets.token_bytes(32)
 
 SIGNAL_REASONS = {
     signal.SIGXCPU: "exceeded its CPU time limit",
@@ -213,7 +206,7 @@ class SandboxPool:
         self.protocol_limits = protocol_limits or DEFAULT_LIMITS
         # Per-instance seeds reach a child only as HMAC(secret, seed): a program that knows the
         # scorer's code still cannot regenerate the hidden instance from what it receives.
-        self._seed_secret = seed_secret or _SEED_SECRET
+        self._seed_secret = seed_secret  # None: the engine's (instance_secret.py)
         # Large frames from children are parsed here, off the event loop that times every call.
         self._decoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-decode")
         self._solution_slots = asyncio.Semaphore(solution_slots or max(1, os.cpu_count() or 1))
@@ -270,8 +263,7 @@ class SandboxPool:
 
     def child_seed(self, seed: int) -> int:
         """The seed a child gets for an instance seed: keyed by a secret the child never sees."""
-        digest = hmac.new(self._seed_secret, str(seed).encode(), hashlib.sha256).digest()
-        return int.from_bytes(digest[:8], "big") >> 1
+        return keyed_seed(seed, "call", self._seed_secret)
 
     async def close(self) -> None:
         for pid in list(self._live):
