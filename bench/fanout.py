@@ -17,12 +17,15 @@ ratio (target: within 3x), and how many requests, HTTP calls and samples went ou
 The run is `stop-tui run --headless` in its own process, started as a user starts it, so the
 benchmark also prints how long after that process started the fake server received the first
 LM request (target: within 0.5 s): imports, backend and task set-up, sandbox pool start.
-Usage: python bench/fanout.py [latency_s]
+The same run times a bare `python -c pass` as its baseline (the machine's speed now), and
+prints the time to the first request as a multiple of it.
+Usage: python bench/fanout.py [latency_s] [--first-request-only]   (the latter stops the run there)
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -111,8 +114,36 @@ def critical_path(events) -> tuple[int, dict[str, int]]:
     return sum(parts.values()), parts
 
 
+def interpreter_start_s(runs: int = 3) -> float:
+    """The baseline: the fastest of a few bare interpreter starts, measured now."""
+    best = float("inf")
+    for _ in range(runs):
+        began = time.monotonic()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        best = min(best, time.monotonic() - began)
+    return best
+
+
+def first_request_only(command: list[str], env: dict, scratch: str, server: ServerThread, started: float) -> None:
+    process = subprocess.Popen(command, cwd=scratch, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while server.first_completion_at() is None and process.poll() is None:
+            time.sleep(0.005)
+    finally:
+        process.kill()
+        process.wait()
+    first = server.first_completion_at()
+    baseline = interpreter_start_s()
+    if first is None:
+        raise SystemExit(f"stop-tui run exited {process.returncode} before any LM request")
+    print(f"process start -> first request received by the server {first - started:6.2f} s  (target: within 0.5 s); "
+          f"bare interpreter start {baseline:.3f} s; ratio {(first - started) / baseline:.1f}x")
+
+
 def main() -> None:
-    latency = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    latency = float(args[0]) if args else 1.0
+    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)  # a run killed mid-request is expected here
     with tempfile.TemporaryDirectory() as scratch, ServerThread(latency) as server:
         session = Path(scratch) / "session"
         command = stop_tui_command() + [
@@ -120,6 +151,8 @@ def main() -> None:
             "--iterations", "1", "--session", str(session)]  # paper defaults otherwise
         env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
         started, started_wall = time.monotonic(), time.time()
+        if "--first-request-only" in sys.argv:
+            return first_request_only(command, env, scratch, server, started)
         process = subprocess.run(command, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         exited = time.monotonic()
         first_request = server.first_completion_at()
@@ -127,6 +160,7 @@ def main() -> None:
             print(process.stdout)
             raise SystemExit(f"stop-tui run exited {process.returncode}")
         _, events = read_session(session / "session.jsonl")
+    baseline = interpreter_start_s()
     state = next((e.state for e in events if isinstance(e, RunFinished)), "unfinished")
     begin = next(e.ts for e in events if isinstance(e, RunStarted))
     end = next(e.ts for e in events if isinstance(e, RunFinished))
@@ -143,6 +177,8 @@ def main() -> None:
     if first_request is not None:
         print(f"  process start -> first request received by the server "
               f"{first_request - started:7.2f} s  (target: within 0.5 s)")
+        print(f"  bare interpreter start (baseline, now) {baseline:6.3f} s; first request / baseline "
+              f"{(first_request - started) / baseline:.1f}x")
     print(f"  process start -> exit                {exited - started:7.2f} s")
     print(f"  LM requests {len(finished)}, HTTP calls {sum(e.calls for e in finished)}, "
           f"samples {sum(len(e.responses) for e in finished)}, failed requests {sum(1 for e in finished if e.error)}")
