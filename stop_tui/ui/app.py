@@ -180,6 +180,7 @@ class StopApp(App[int]):
         """Start the screen over from no events (a replay seeking backwards)."""
         self.model = RunModel()
         self._notices_shown = 0
+        self._held = Dirty()
         for pane in (self.stream, self.leaderboard, self.improver, self.diff_view, self.plot):
             pane.reset()
 
