@@ -2,7 +2,7 @@
 
 One STOP iteration with the paper's defaults (4 LM calls x 6 samples per improver run, 5
 meta-utility tests, utility budget 25, meta-utility budget 25) against the OpenAI-compatible
-fake server (tests/fake_openai.py, its own process) answering from the scripted library after
+fake server (tests/fake_openai.py, on a thread of this process) answering from the scripted library after
 1 s per request, through the real gateway and HTTP client (model openai/gpt-4o-mini, --api-base).
 
 The critical path is counted from the session's events, by the program structure:
@@ -13,17 +13,24 @@ The critical path is counted from the session's events, by the program structure
 where a chain within one program run counts requests that did not overlap (requests an improver
 sends from threads at once count once). Prints wall time, that critical path x 1 s, and the
 ratio (target: within 3x), and how many requests, HTTP calls and samples went out.
-Usage: python bench/fanout.py [latency_s]
+
+The run is `stop-tui run --headless` in its own process, started as a user starts it, so the
+benchmark also prints how long after that process started the fake server received the first
+LM request (target: within 0.5 s): imports, backend and task set-up, sandbox pool start.
+The same run times a bare `python -c pass` as its baseline (the machine's speed now), and
+prints the time to the first request as a multiple of it.
+Usage: python bench/fanout.py [latency_s] [--first-request-only]   (the latter stops the run there)
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -35,32 +42,40 @@ from stop_tui.engine.config import RunConfig  # noqa: E402
 from stop_tui.engine.events import (  # noqa: E402
     CandidateStarted, GenerationDecided, LMRequestFinished, LMRequestStarted, RunFinished, RunStarted,
 )
-from stop_tui.engine.lm.models import make_backend  # noqa: E402
-from stop_tui.engine.runner import run_session  # noqa: E402
 from stop_tui.engine.session import read_session  # noqa: E402
-from stop_tui.engine.tasks import load_task, task_search_dirs  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+class ServerThread:
+    """The fake server on its own event loop in a thread of this process: it records when each
+    request arrived (time.monotonic, comparable with the moment the run's process started)."""
+
+    def __init__(self, latency_s: float) -> None:
+        from tests.fake_openai import FakeOpenAI, scripted_answer
+
+        self.server = FakeOpenAI(answer=scripted_answer(), latency_s=latency_s)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> "ServerThread":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(timeout=30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+
+    def first_completion_at(self) -> float | None:
+        return min((r.at for r in self.server.completions), default=None)
 
 
-def start_server(port: int, latency_s: float) -> subprocess.Popen:
-    server = subprocess.Popen([sys.executable, str(REPO / "tests" / "fake_openai.py"), "--port", str(port),
-                               "--latency", str(latency_s), "--scripted"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("the fake server did not start")
+def stop_tui_command() -> list[str]:
+    """The console script a user runs, where it is installed beside this Python."""
+    script = Path(sys.executable).with_name("stop-tui")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from stop_tui.cli import main; sys.exit(main())"]
 
 
 def longest_chain(intervals: list[tuple[float, float]]) -> int:
@@ -99,38 +114,77 @@ def critical_path(events) -> tuple[int, dict[str, int]]:
     return sum(parts.values()), parts
 
 
-async def one_iteration(base_url: str, log: Path):
-    config = RunConfig(model="openai/gpt-4o-mini", api_base=base_url, iterations=1)  # paper defaults otherwise
-    backend = make_backend(config.model, config=config)
-    return await run_session(config=config, task=load_task("lpn", task_search_dirs()), backend=backend, log_path=log)
+def interpreter_start_s(runs: int = 3) -> float:
+    """The baseline: the fastest of a few bare interpreter starts, measured now."""
+    best = float("inf")
+    for _ in range(runs):
+        began = time.monotonic()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        best = min(best, time.monotonic() - began)
+    return best
+
+
+def first_request_only(command: list[str], env: dict, scratch: str, server: ServerThread, started: float) -> None:
+    process = subprocess.Popen(command, cwd=scratch, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while server.first_completion_at() is None and process.poll() is None:
+            time.sleep(0.005)
+    finally:
+        process.kill()
+        process.wait()
+    first = server.first_completion_at()
+    baseline = interpreter_start_s()
+    if first is None:
+        raise SystemExit(f"stop-tui run exited {process.returncode} before any LM request")
+    print(f"process start -> first request received by the server {first - started:6.2f} s  (target: within 0.5 s); "
+          f"bare interpreter start {baseline:.3f} s; ratio {(first - started) / baseline:.1f}x")
 
 
 def main() -> None:
-    latency = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-    port = free_port()
-    server = start_server(port, latency)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            log = Path(scratch) / "session.jsonl"
-            summary = asyncio.run(one_iteration(f"http://127.0.0.1:{port}/v1", log))
-            _, events = read_session(log)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    latency = float(args[0]) if args else 1.0
+    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)  # a run killed mid-request is expected here
+    with tempfile.TemporaryDirectory() as scratch, ServerThread(latency) as server:
+        session = Path(scratch) / "session"
+        command = stop_tui_command() + [
+            "run", "--headless", "--task", "lpn", "--model", "openai/gpt-4o-mini", "--api-base", server.server.base_url,
+            "--iterations", "1", "--session", str(session)]  # paper defaults otherwise
+        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+        started, started_wall = time.monotonic(), time.time()
+        if "--first-request-only" in sys.argv:
+            return first_request_only(command, env, scratch, server, started)
+        process = subprocess.run(command, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        exited = time.monotonic()
+        first_request = server.first_completion_at()
+        if process.returncode != 0 or not (session / "session.jsonl").exists():
+            print(process.stdout)
+            raise SystemExit(f"stop-tui run exited {process.returncode}")
+        _, events = read_session(session / "session.jsonl")
+    baseline = interpreter_start_s()
+    state = next((e.state for e in events if isinstance(e, RunFinished)), "unfinished")
     begin = next(e.ts for e in events if isinstance(e, RunStarted))
     end = next(e.ts for e in events if isinstance(e, RunFinished))
     wall = end - begin
     rounds, parts = critical_path(events)
     finished = [e for e in events if isinstance(e, LMRequestFinished)]
-    started = {e.request_id: e.ts for e in events if isinstance(e, LMRequestStarted)}
-    observed = longest_chain([(started[f.request_id], f.ts) for f in finished if f.request_id in started])
+    started_at = {e.request_id: e.ts for e in events if isinstance(e, LMRequestStarted)}
+    observed = longest_chain([(started_at[f.request_id], f.ts) for f in finished if f.request_id in started_at])
+    first_started = min(started_at.values(), default=begin)
     decided = [e for e in events if isinstance(e, GenerationDecided)]
-    print(f"one STOP iteration, paper defaults, {latency:g} s per LM request, {os.cpu_count()} CPUs: run {summary.state}")
+    print(f"one STOP iteration, paper defaults, {latency:g} s per LM request, {os.cpu_count()} CPUs: run {state}")
+    print(f"  process start -> RunStarted          {begin - started_wall:7.2f} s")
+    print(f"  process start -> first LM request    {first_started - started_wall:7.2f} s  (engine's clock)")
+    if first_request is not None:
+        print(f"  process start -> first request received by the server "
+              f"{first_request - started:7.2f} s  (target: within 0.5 s)")
+        print(f"  bare interpreter start (baseline, now) {baseline:6.3f} s; first request / baseline "
+              f"{(first_request - started) / baseline:.1f}x")
+    print(f"  process start -> exit                {exited - started:7.2f} s")
     print(f"  LM requests {len(finished)}, HTTP calls {sum(e.calls for e in finished)}, "
           f"samples {sum(len(e.responses) for e in finished)}, failed requests {sum(1 for e in finished if e.error)}")
     for name, value in parts.items():
         print(f"  critical path, {name}: {value} round trips")
-    print(f"  wall time                      {wall:7.1f} s")
+    print(f"  wall time (RunStarted -> RunFinished) {wall:7.1f} s")
     print(f"  critical path x {latency:g} s            {rounds * latency:7.1f} s  ({rounds} round trips)")
     print(f"  ratio wall / critical path     {wall / (rounds * latency):7.2f}x  (target: within 3x)")
     print(f"  longest chain observed         {observed} requests one after another (any program runs)")

@@ -33,21 +33,46 @@ def add_view_options(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     config = config_from(args)
+    if headless_wanted(args.headless, console):
+        return asyncio.run(_run_headless_fast(args, config, console))
     # Validate everything before creating anything, so bad input leaves nothing behind.
     task = load_task(config.task, task_search_dirs(args.tasks_dir))
     backend = make_backend(config.model, seed=config.seed, config=config)
     log_path = prepare_session_dir(args.session or new_session_dir(config.task))
-    return start(config, task, backend, log_path, console, headless=args.headless, gate=not args.no_gate)
+    return start(config, task, backend, log_path, console, headless=False, gate=not args.no_gate)
+
+
+async def _run_headless_fast(args: argparse.Namespace, config, console: Console) -> int:
+    """A headless run, set up so its first LM request goes out soon: the sandbox pool's fork
+    server boots in its own process while this one loads the task and the model's client (in
+    a thread, so the pool's start-up is served meanwhile). Everything is still validated
+    before the session directory is created; a bad task or model closes the pool again."""
+    from ..engine.runner import discard_pool, start_pool
+
+    pool = start_pool(config)
+    try:
+        task = await asyncio.to_thread(load_task, config.task, task_search_dirs(args.tasks_dir))
+        backend = await asyncio.to_thread(make_backend, config.model, seed=config.seed, config=config)
+        log_path = prepare_session_dir(args.session or new_session_dir(config.task))
+    except BaseException:
+        await discard_pool(pool)
+        raise
+    return await run_headless_async(config, task, backend, log_path, console, pool=pool)
+
+
+def headless_wanted(headless: bool, console: Console) -> bool:
+    """Headless when asked, or when there is no terminal to draw the TUI on (said so)."""
+    if not headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        console.print("[yellow]No terminal to draw the TUI on; running headless (pass --headless to say so).[/]")
+        headless = True
+    return headless
 
 
 def start(config, task, backend, log_path: Path, console: Console, *, headless: bool, gate: bool,
           resume_state=None) -> int:
     """Run in the TUI, or headless when asked or when there is no terminal to draw on.
     resume_state (engine.resume.ResumeState): go on with the run in log_path instead."""
-    if not headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        console.print("[yellow]No terminal to draw the TUI on; running headless (pass --headless to say so).[/]")
-        headless = True
-    if headless:
+    if headless_wanted(headless, console):
         return run_headless(config, task, backend, log_path, console, resume_state=resume_state)
     return run_tui(config, task, backend, log_path, console, gate=gate, resume_state=resume_state)
 
@@ -62,13 +87,18 @@ def run_tui(config, task, backend, log_path: Path, console: Console, *, gate: bo
 
 
 def run_headless(config, task, backend, log_path: Path, console: Console, *, resume_state=None) -> int:
+    return asyncio.run(run_headless_async(config, task, backend, log_path, console, resume_state=resume_state))
+
+
+async def run_headless_async(config, task, backend, log_path: Path, console: Console, *, resume_state=None,
+                             pool=None) -> int:
     from ..engine.runner import run_session
     from ..headless import HeadlessProgress
 
     console.print(f"session log: {escape(str(log_path))}")
     with HeadlessProgress(console, config) as view:
-        asyncio.run(run_session(config=config, task=task, backend=backend, log_path=log_path,
-                                subscribers=[view.handle], resume_state=resume_state))
+        await run_session(config=config, task=task, backend=backend, log_path=log_path,
+                          subscribers=[view.handle], resume_state=resume_state, pool=pool)
     return print_outcome(log_path, backend.label, console)
 
 

@@ -6,8 +6,9 @@ The headless CLI, the TUI, the tests and the benchmarks all start runs through h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from ..paths import bundled_tasks_dir
@@ -37,11 +38,14 @@ async def run_session(
     approver: Approver | None = None,
     on_run: Callable[[StopRun], None] | None = None,
     resume_state=None,
+    pool: asyncio.Future[SandboxPool] | None = None,
 ) -> RunSummary:
     """Run STOP to the end, logging every event to log_path (which must not exist yet).
 
     resume_state (engine.resume.ResumeState, read from log_path): go on with that run instead,
     appending to its log; subscribers first get the events already logged, then the new ones.
+    pool: a sandbox pool already starting (start_pool), which the run takes over and closes;
+    by default the run starts its own.
     """
     run_id = resume_state.run_id if resume_state is not None else uuid.uuid4().hex[:12]
     bus = EventBus()
@@ -60,7 +64,7 @@ async def run_session(
     # A backend with a server to launch (the local model) starts while the sandbox pool does.
     starting = asyncio.ensure_future(start_backend(backend))
     try:
-        async with SandboxPool(improver_slots=config.improver_slots) as pool:
+        async with _running_pool(config, pool) as pool:
             try:
                 await starting
             except ModelError as exc:
@@ -83,6 +87,49 @@ async def run_session(
         if not starting.done():
             starting.cancel()
         await finish_despite_cancellation(_wind_down(starting, backend, bus, writer))
+
+
+def start_pool(config: RunConfig) -> asyncio.Task[SandboxPool]:
+    """Start a run's sandbox pool now, in the background (its fork server boots in its own
+    process while this one goes on loading the task): pass the task to run_session(pool=...),
+    or cancel it. Must be called with an event loop running."""
+    return asyncio.ensure_future(_start_pool(SandboxPool(improver_slots=config.improver_slots)))
+
+
+async def _start_pool(pool: SandboxPool) -> SandboxPool:
+    try:
+        await pool.start()
+    except BaseException:
+        await asyncio.shield(pool.close())
+        raise
+    return pool
+
+
+async def discard_pool(starting: asyncio.Future[SandboxPool]) -> None:
+    """Cancel a pool from start_pool that no run took over, and close it if it started."""
+    starting.cancel()
+    try:
+        pool = await starting
+    except BaseException:  # cancelled while starting (closed by _start_pool), or failed to start
+        return
+    await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def _running_pool(config: RunConfig, starting: asyncio.Future[SandboxPool] | None) -> AsyncIterator[SandboxPool]:
+    if starting is None:
+        async with SandboxPool(improver_slots=config.improver_slots) as pool:
+            yield pool
+        return
+    try:
+        pool = await starting
+    except BaseException:
+        starting.cancel()
+        raise
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 async def _wind_down(starting: asyncio.Future, backend: LMBackend, bus: EventBus, writer: SessionWriter) -> None:

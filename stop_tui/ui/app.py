@@ -25,7 +25,7 @@ from textual.worker import Worker, WorkerState
 from ..engine.events import Event, GenerationProposed
 from ..engine.stop import STOP
 from ..paths import bundled_themes_dir
-from .model import ENDED, RunModel
+from .model import ENDED, Dirty, RunModel
 from .screens.approval import LATER, ApprovalScreen
 from .screens.confirm_stop import AFTER_GENERATION, NOW, ConfirmStopScreen
 from .screens.engine_error import EngineErrorScreen
@@ -88,6 +88,7 @@ class StopApp(App[int]):
         self._quit_after_run = False
         self._engine: Worker | None = None
         self._notices_shown = 0
+        self._held = Dirty()  # changes to the Live panes while the Diff tab hid them
 
     # --- layout -------------------------------------------------------------------------
 
@@ -186,6 +187,7 @@ class StopApp(App[int]):
         """Start the screen over from no events (a replay seeking backwards)."""
         self.model = RunModel()
         self._notices_shown = 0
+        self._held = Dirty()
         for pane in (self.stream, self.leaderboard, self.improver, self.diff_view, self.plot):
             pane.reset()
 
@@ -260,14 +262,27 @@ class StopApp(App[int]):
         now = (model.last_event_at or 0.0) if self.is_replay else self.clock()
         dirty = model.dirty
         model.dirty = type(dirty)()
+        # Hidden panes are not updated (that work would be thrown away, and it competes with
+        # keys for the event loop): their changes are held, and shown when their tab is.
+        live_shown = self.tabs.active != "diff"
+        held = self._held
+        if held.any():
+            if live_shown:
+                dirty = _merged(held, dirty)
+                self._held = Dirty()
+        if not live_shown:
+            self._held = _merged(held, dirty)
+        panes_changed = dirty.generations or dirty.programs or dirty.status
         with self.batch_update():
             self.header.show(model, now, self.source.label)
-            self.stream.show(model, now, dirty.requests, dirty.scores)
-            self.leaderboard.show(model, now, dirty.candidates)
-            if dirty.generations or dirty.programs or dirty.status:
-                self.improver.show(model)
+            if live_shown:
+                self.stream.show(model, now, dirty.requests, dirty.scores)
+                self.leaderboard.show(model, now, dirty.candidates)
+                if panes_changed:
+                    self.improver.show(model)
+                    self.plot.show(model)
+            if panes_changed:
                 self.diff_view.show(model)
-                self.plot.show(model)
         if self.timeline is not None:
             self.timeline.show()
         while self._notices_shown < len(model.notices):  # said once by the engine: said once here
@@ -350,7 +365,16 @@ class StopApp(App[int]):
         self.repaint()
 
     def action_show_tab(self, tab: str) -> None:
+        if self.tabs.active == tab:
+            return
         self.tabs.active = tab
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self) -> None:
+        """Panes shown again are first drawn as they were hidden (their widgets' caches are
+        still good, so that frame is quick), then brought up to date in the frame after."""
+        if self._held.any() and self.tabs.active != "diff":
+            self.call_after_refresh(self.repaint)
 
     def action_toggle_side_by_side(self) -> None:
         self.diff_view.toggle_side_by_side()
@@ -387,3 +411,9 @@ class StopApp(App[int]):
         yield SystemCommand("Follow the newest request", "Stream the newest LM request", self.action_follow_newest)
         yield SystemCommand("Sort the leaderboard", "Next column", self.action_cycle_sort)
         yield SystemCommand("Help", "Every key and its binding id", self.action_help)
+
+
+def _merged(a: Dirty, b: Dirty) -> Dirty:
+    return Dirty(requests=a.requests | b.requests, candidates=a.candidates | b.candidates,
+                 generations=a.generations or b.generations, status=a.status or b.status,
+                 programs=a.programs or b.programs, scores=a.scores or b.scores)

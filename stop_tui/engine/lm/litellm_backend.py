@@ -7,11 +7,16 @@ litellm would run for them too, without its per-chunk bookkeeping, which costs m
 the call itself on a fast server. Every other provider is called with litellm.acompletion.
 
 litellm is imported lazily (it takes seconds), offline (its bundled price map; no fetches)
-and quiet (its logging would print to the terminal and could show request details).
+and quiet (its logging would print to the terminal and could show request details). A model
+named openai/NAME with --api-base needs no litellm at all: its provider is in its name, and its
+price is read from the price map litellm ships, without importing litellm (the first LM request
+of a run goes out in well under a second; importing litellm alone takes longer).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import logging
 import os
@@ -70,6 +75,8 @@ class Price:
 
 def resolve_model(model: str, api_base: str | None) -> tuple[str, str, str | None]:
     """(provider, the provider's name for the model, endpoint) for a litellm model string."""
+    if api_base and model.startswith("openai/") and model != "openai/":
+        return "openai", model.split("/", 1)[1], api_base  # what litellm answers, without importing it
     litellm = import_litellm()
     try:
         provider_model, provider, _, default_base = litellm.get_llm_provider(model=model, api_base=api_base)
@@ -83,7 +90,37 @@ def resolve_model(model: str, api_base: str | None) -> tuple[str, str, str | Non
     return provider, provider_model, api_base or default_base
 
 
+@functools.cache
+def _bundled_price_map() -> dict[str, Any] | None:
+    """The price map inside the litellm package, read as JSON without importing litellm."""
+    spec = importlib.util.find_spec("litellm")  # finds the package; runs none of it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            prices = json.loads((Path(folder) / "model_prices_and_context_window_backup.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(prices, dict):
+            return prices
+    return None
+
+
+def bundled_price(model: str, provider: str) -> Price | None:
+    """An OpenAI model's price from litellm's bundled map, looked up by name as
+    litellm.get_model_info does for it (NAME, then openai/NAME); None when not listed."""
+    prices = _bundled_price_map() or {}
+    for name in (model, f"{provider}/{model}"):
+        info = prices.get(name)
+        if not isinstance(info, dict):
+            continue
+        prompt, completion = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+        if prompt is not None and completion is not None:
+            return Price(float(prompt), float(completion))
+    return None
+
+
 def price_of(model: str, provider: str) -> Price | None:
+    if provider == "openai" and "litellm" not in sys.modules and _bundled_price_map() is not None:
+        return bundled_price(model, provider)
     litellm = import_litellm()
     for name in (model, f"{provider}/{model}"):
         try:
@@ -159,6 +196,12 @@ class LiteLLMBackend:
         # The openai client serves servers named with --api-base; litellm everything else.
         direct = client == AUTO and api_base is not None and self.provider == "openai"
         self.client = OPENAI_CLIENT if direct else LITELLM_CLIENT
+        # The client's imports happen here, not in the first call (whose time limit they would
+        # eat into); `stop-tui run` makes the backend while the sandbox pool starts.
+        if self.client == OPENAI_CLIENT:
+            _import_openai_client()
+        else:
+            import_litellm()
         self.timeout_s = request_timeout_s
         self.max_concurrency = max_concurrency
         self.price = price if price is not None else price_of(self.provider_model if self.provider == "openai" else model,
@@ -312,6 +355,13 @@ class LiteLLMBackend:
         if self._openai is not None:
             await self._openai.close()
             self._openai = None
+
+
+def _import_openai_client() -> None:
+    import httpx  # noqa: F401
+    import openai  # noqa: F401
+    from openai import AsyncOpenAI  # noqa: F401
+    from openai.types.chat import ChatCompletionChunk  # noqa: F401  (loaded by the first stream)
 
 
 async def _read_stream(stream: Any, n: int, on_chunk: ChunkCallback) -> tuple[list[list[str]], tuple[int, int] | None]:
