@@ -18,6 +18,10 @@ from .run_options import SCRIPTED_TIMEOUTS
 NAME = "demo"
 HELP = "a short scripted run, to see what stop-tui does"
 DEMO_CHUNK_DELAY_S = 0.03  # per streamed line
+# Paced answers take seconds each, and a trial makes several while dozens of requests queue for
+# the gateway: the scripted timeouts (made for answers that arrive at once) would kill trials
+# that are only waiting on the pacing, and the demo would show failures no program caused.
+DEMO_TIMEOUTS = {"improver_timeout_s": 900.0, "trial_timeout_s": 180.0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     require_positive(iterations=args.iterations)
-    config = RunConfig(model="scripted", iterations=args.iterations, **SCRIPTED_TIMEOUTS)
+    timeouts = SCRIPTED_TIMEOUTS if args.headless else DEMO_TIMEOUTS
+    config = RunConfig(model="scripted", iterations=args.iterations, **timeouts)
     task = load_task(config.task, task_search_dirs())
     # Paced streaming, so the TUI shows samples being written as a real model would.
     backend = make_backend("scripted", seed=config.seed, chunk_delay_s=0.0 if args.headless else DEMO_CHUNK_DELAY_S)
