@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -38,3 +39,16 @@ def require_positive(**values: int) -> None:
     for name, value in values.items():
         if value is not None and value < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1, not {value}.")
+
+
+def new_output_file(path: Path, option: str) -> Path:
+    """A file a command is about to write: one that does not exist yet, in a writable folder
+    (UsageError otherwise, naming the option that chose it; nothing is overwritten)."""
+    if path.exists():
+        raise UsageError(f"{path} already exists; choose another {option} file (nothing was overwritten).")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {parent} does not exist.")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {path}: folder {parent} is not writable.")
+    return path

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from rich.table import Table
 from ..engine.config import RunConfig
 from ..engine.events import StudySampleScanned
 from ..engine.study import ARM_TITLES, ARMS, WARNING, StudyReport, batches
-from .common import UsageError, new_session_dir, require_positive
+from .common import UsageError, new_output_file, new_session_dir, require_positive
 from .run_options import LOCAL_CONCURRENCY, add_model_options, model_settings
 
 NAME = "study"
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"--temperature must be between 0 and 2, not {args.temperature:g}.")
     if args.run_timeout is not None and not args.run_timeout > 0:
         raise UsageError(f"--run-timeout must be a positive number of seconds, not {args.run_timeout:g}.")
-    markdown = markdown_path(args.markdown) if args.markdown is not None else None
+    markdown = new_output_file(args.markdown, "--markdown") if args.markdown is not None else None
     status = Console(stderr=True) if args.json else console
     timeout = args.run_timeout or (SCRIPTED_SANDBOX_RUN_TIMEOUT_S if args.model == "scripted" else SANDBOX_RUN_TIMEOUT_S)
     concurrency = args.max_concurrency or (LOCAL_CONCURRENCY if args.model == "local" else DEFAULTS.max_concurrency)
@@ -113,17 +112,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if report.state == "finished":
         return 0
     return EXIT_INTERRUPTED if report.reason.startswith("interrupted") else 1
-
-
-def markdown_path(path: Path) -> Path:
-    if path.exists():
-        raise UsageError(f"{path} already exists; choose another --markdown file (nothing was overwritten).")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {parent} does not exist.")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write {path}: folder {parent} is not writable.")
-    return path
 
 
 # --- progress ------------------------------------------------------------------------------

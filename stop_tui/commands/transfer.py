@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from rich.table import Table
 
 from ..engine.config import RunConfig
 from ..engine.tasks import Task, check_search_dirs, defines_name, discover_tasks, load_task, task_search_dirs
-from .common import UsageError, new_session_dir, read_python_file, require_positive
+from .common import UsageError, new_output_file, new_session_dir, read_python_file, require_positive
 from .run_options import LOCAL_CONCURRENCY, add_model_options, model_settings
 
 NAME = "transfer"
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"--trial-timeout must be a positive number of seconds, not {args.trial_timeout:g}.")
     tasks = select_tasks(args.tasks, args.tasks_dir)
     improver = read_improver(args.improver)
-    output = markdown_path(args.output)
+    output = new_output_file(args.output or Path.cwd() / f"transfer-{time.strftime('%Y%m%d-%H%M%S')}.md", "-o")
     status = Console(stderr=True) if args.json else console
     timeout = args.trial_timeout or (SCRIPTED_TRIAL_TIMEOUT_S if args.model == "scripted" else DEFAULTS.trial_timeout_s)
     concurrency = args.max_concurrency or (LOCAL_CONCURRENCY if args.model == "local" else DEFAULTS.max_concurrency)
@@ -140,18 +139,6 @@ def read_improver(path: Path) -> str:
     if not defines_name(source, "improve_algorithm"):
         raise UsageError(f"{path} defines no improve_algorithm() function, so it is not an improver.")
     return source
-
-
-def markdown_path(output: Path | None) -> Path:
-    path = output or Path.cwd() / f"transfer-{time.strftime('%Y%m%d-%H%M%S')}.md"
-    if path.exists():
-        raise UsageError(f"{path} already exists; choose another -o file (nothing was overwritten).")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"cannot write the report {path}: folder {parent} does not exist.")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write the report {path}: folder {parent} is not writable.")
-    return path
 
 
 # --- progress ------------------------------------------------------------------------------

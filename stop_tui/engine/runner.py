@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 from ..paths import bundled_tasks_dir
 from .bus import EventBus, Handler
 from .config import RunConfig
-from .events import EngineError
+from .events import EngineError, Event
 from .lm.base import LMBackend, ModelError
 from .lm.gateway import LMGateway, RetryPolicy, RunBudget
 from .sandbox.pool import SandboxPool
@@ -134,10 +134,33 @@ async def _running_pool(config: RunConfig, starting: asyncio.Future[SandboxPool]
 
 async def _wind_down(starting: asyncio.Future, backend: LMBackend, bus: EventBus, writer: SessionWriter) -> None:
     await asyncio.gather(starting, return_exceptions=True)
+    await _close_log(backend, bus, writer)
+
+
+async def _close_log(backend: LMBackend, bus: EventBus, writer: SessionWriter) -> None:
     await backend.aclose()
     await bus.drain()  # every event published reaches the log before it closes
     await bus.close()
     await writer.close()
+
+
+@contextlib.asynccontextmanager
+async def logged_session(log_path: Path, log_id: str, backend: LMBackend,
+                         subscribers: Iterable[Handler] = ()) -> AsyncIterator[tuple[EventBus, list[Event]]]:
+    """For runs other than STOP's (transfer, study): a bus whose every event reaches a new session
+    log, the subscribers and the list yielded with it. On the way out the backend is closed and
+    the log written to its end, even if the caller is cancelled meanwhile."""
+    bus, events = EventBus(), []
+    writer = SessionWriter(log_path)
+    await writer.open(log_id)
+    bus.subscribe(writer.write)
+    bus.subscribe(events.append)
+    for subscriber in subscribers:
+        bus.subscribe(subscriber)
+    try:
+        yield bus, events
+    finally:
+        await finish_despite_cancellation(_close_log(backend, bus, writer))
 
 
 async def finish_despite_cancellation(work) -> None:

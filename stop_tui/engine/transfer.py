@@ -36,9 +36,8 @@ from .events import (
 )
 from .lm.base import LMBackend
 from .lm.gateway import LMGateway
-from .runner import gateway_for, start_backend
+from .runner import gateway_for, logged_session, start_backend
 from .sandbox.pool import SandboxPool
-from .session import SessionWriter
 from .stop import improve_task_seed
 from .tasks import Task, is_bundled
 
@@ -275,15 +274,7 @@ async def run_transfer(*, config: RunConfig, tasks: list[Task], improver: str, s
                        subscribers: Iterable[Handler] = ()) -> TransferReport:
     """Run a transfer evaluation to the end, logging every event to log_path (which must not exist yet)."""
     transfer_id = uuid.uuid4().hex[:12]
-    bus = EventBus()
-    events: list[Event] = []
-    writer = SessionWriter(log_path)
-    await writer.open(transfer_id)
-    bus.subscribe(writer.write)
-    bus.subscribe(events.append)
-    for subscriber in subscribers:
-        bus.subscribe(subscriber)
-    try:
+    async with logged_session(log_path, transfer_id, backend, subscribers) as (bus, events):
         async with SandboxPool(improver_slots=config.improver_slots) as pool:
             await start_backend(backend)  # a backend with a server to launch (the local model)
             gateway = gateway_for(config, backend, bus)  # the run's retries, timeouts and budgets
@@ -295,9 +286,4 @@ async def run_transfer(*, config: RunConfig, tasks: list[Task], improver: str, s
             except Exception as exc:
                 bus.publish(EngineError(message=f"{type(exc).__name__}: {exc}"))
                 raise
-    finally:
-        await backend.aclose()
-        await bus.drain()
-        await bus.close()
-        await writer.close()
     return transfer_rows(events)

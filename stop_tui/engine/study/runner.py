@@ -15,14 +15,13 @@ from typing import Any
 from ..budget import BudgetExceeded, LMBudget, UtilityBudget
 from ..bus import EventBus, Handler
 from ..config import RunConfig
-from ..events import EngineError, Event, StudyFinished, StudySampleScanned, StudyStarted
+from ..events import EngineError, StudyFinished, StudySampleScanned, StudyStarted
 from ..lm.base import LMBackend, LMRequest
 from ..lm.gateway import LMGateway, LMRefused
-from ..runner import gateway_for, start_backend
+from ..runner import gateway_for, logged_session, start_backend
 from ..sandbox.extraction import extract_program
 from ..sandbox.limits import SandboxLimits
 from ..sandbox.pool import ImproverHandler, ImproverJob, RefusedError, SandboxPool
-from ..session import SessionWriter
 from .prompts import ARMS, EXPERTISE, PAPER_FIGURES, study_prompt
 from .scan import scan_improver
 from .stats import LM_FAILED, StudyReport, study_report
@@ -191,23 +190,10 @@ async def run_study(*, config: RunConfig, samples: int, backend: LMBackend, log_
     """Run the sandbox study to its end (or until cancelled), logging every event to log_path
     (which must not exist yet); returns what was gathered."""
     study_id = uuid.uuid4().hex[:12]
-    bus = EventBus()
-    events: list[Event] = []
-    writer = SessionWriter(log_path)
-    await writer.open(study_id)
-    bus.subscribe(writer.write)
-    bus.subscribe(events.append)
-    for subscriber in subscribers:
-        bus.subscribe(subscriber)
-    try:
+    async with logged_session(log_path, study_id, backend, subscribers) as (bus, events):
         async with SandboxPool(improver_slots=config.improver_slots) as pool:
             await start_backend(backend)
             gateway = gateway_for(config, backend, bus)
             study = SandboxStudy(config=config, samples=samples, gateway=gateway, pool=pool, bus=bus, study_id=study_id)
             await study.run()
-    finally:
-        await backend.aclose()
-        await bus.drain()
-        await bus.close()
-        await writer.close()
     return study_report(events)
