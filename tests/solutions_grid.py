@@ -59,4 +59,4 @@ MALFORMED = {
     "None": _exact_returning("None"),
 }
 
-SLEEPS_PAST_LIMIT = _exact_returning("s", "import time\n").replace("    return s\n", "    time.sleep(0.3)\n    return s\n")
+SLEEPS_PAST_LIMIT = _exact_returning("s", "import time\n").replace("    return s\n", "    time.sleep(2.0)\n    return s\n")

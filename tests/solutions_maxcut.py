@@ -90,6 +90,6 @@ import time
 
 def algorithm(adjacency_matrix):
     side = greedy(adjacency_matrix)
-    time.sleep(0.3)
+    time.sleep(2.0)
     return side.tolist()
 '''

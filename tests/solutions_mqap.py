@@ -123,6 +123,6 @@ import time
 
 def algorithm(F, D, P):
     a = anneal(F, D, P)
-    time.sleep(0.6)
+    time.sleep(4.0)
     return a.tolist()
 '''

@@ -54,4 +54,4 @@ MALFORMED = {
 }
 
 SLEEPS_PAST_LIMIT = _gauss_returning("predictions").replace(
-    "    return predictions\n", "    import time\n    time.sleep(3)\n    return predictions\n")
+    "    return predictions\n", "    import time\n    time.sleep(12)\n    return predictions\n")

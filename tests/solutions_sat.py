@@ -144,4 +144,4 @@ MALFORMED = {
 }
 
 SLEEPS_PAST_LIMIT = _dpll_returning("value", "import time\n").replace(
-    "    return value\n", "    time.sleep(0.3)\n    return value\n")
+    "    return value\n", "    time.sleep(2.0)\n    return value\n")

@@ -18,7 +18,7 @@ from .events import (
     RunUnpaused,
 )
 from .lm.base import LMRequest
-from .lm.gateway import LMGateway, LMRefused, Usage
+from .lm.gateway import HeldClock, LMGateway, LMRefused, Usage
 from .sample_extraction import record_extractions
 from .sandbox.limits import SandboxLimits
 from .sandbox.pool import ImproverHandler, ImproverJob, RefusedError, SandboxPool
@@ -51,6 +51,10 @@ class ProxiedCalls(ImproverHandler):
         self.lm_budget, self.utility_budget, self._utility = lm_budget, utility_budget, utility
         self.purpose, self.context, self.generation = purpose, context, generation
         self.refusals = 0
+        self.held = HeldClock()  # its LM requests held by a pause or the gateway's queue
+
+    def held_s(self) -> float:
+        return self.held.seconds()
 
     def _refuse(self, resource: str, limit: int, message: str) -> None:
         self.refusals += 1
@@ -69,7 +73,7 @@ class ProxiedCalls(ImproverHandler):
             max_tokens=self.config.max_response_tokens, context=self.context, generation=self.generation,
         )
         try:
-            responses = (await self.gateway.complete(request)).responses
+            responses = (await self.gateway.complete(request, self.held)).responses
         except LMRefused as exc:  # a run budget is spent (the gateway logged the refusal): not the program's doing
             raise RefusedError(str(exc), counts=False) from None
         await record_extractions(self.bus, request, responses)

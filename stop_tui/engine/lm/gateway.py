@@ -106,19 +106,50 @@ class _Call:
     errors: dict[int, str] = field(default_factory=dict)  # request choice index -> why it failed
 
 
+class HeldClock:
+    """How long a sandboxed run has had at least one LM request held by the engine: waiting at
+    a pause of the run or in the gateway's queue for a slot, from complete() until the request
+    is sent. The run's wall clock stops for that time (pool.run_improver extends its deadline)."""
+
+    def __init__(self) -> None:
+        self._holding = 0
+        self._since = 0.0
+        self._total = 0.0
+
+    def hold(self) -> None:
+        if self._holding == 0:
+            self._since = time.monotonic()
+        self._holding += 1
+
+    def release(self) -> None:
+        self._holding -= 1
+        if self._holding == 0:
+            self._total += time.monotonic() - self._since
+
+    def seconds(self) -> float:
+        return self._total + (time.monotonic() - self._since if self._holding else 0.0)
+
+
 class _InFlight:
     """One request on its way: announced (LMRequestStarted) when its first call gets a slot."""
 
-    def __init__(self, gateway: LMGateway, request: LMRequest) -> None:
-        self.gateway, self.request = gateway, request
+    def __init__(self, gateway: LMGateway, request: LMRequest, held: HeldClock | None = None) -> None:
+        self.gateway, self.request, self.held = gateway, request, held
         self.started_at: float | None = None
         self.queued_at = time.monotonic()
         self.usage = Usage()
         self.http_calls = 0
 
+    def release(self) -> None:
+        """The request is no longer held (sent, refused or abandoned)."""
+        if self.held is not None:
+            self.held, held = None, self.held
+            held.release()
+
     def begin(self) -> None:
         if self.started_at is not None:
             return
+        self.release()
         self.gateway._refuse_if_shut(self.request)
         self.started_at = time.monotonic()
         request = self.request
@@ -291,15 +322,24 @@ class LMGateway:
 
     # --- requests --------------------------------------------------------------------------
 
-    async def complete(self, request: LMRequest) -> LMResult:
-        """Run one request. Failed samples come back as "" with `error` set; LMRefused if not sent."""
+    async def complete(self, request: LMRequest, held: HeldClock | None = None) -> LMResult:
+        """Run one request. Failed samples come back as "" with `error` set; LMRefused if not sent.
+        held: the asking run's clock of held requests (paused or queued until sent)."""
+        if held is not None:
+            held.hold()
+        flight = _InFlight(self, request, held)
+        try:
+            return await self._complete(request, flight)
+        finally:
+            flight.release()
+
+    async def _complete(self, request: LMRequest, flight: _InFlight) -> LMResult:
         await self._unpaused.wait()
         if self.recorded is not None:  # a resumed run: answered before, so not sent (nor paid) again
             reused = self._reuse(request)
             if reused is not None:
                 return reused
         self._refuse_if_shut(request)
-        flight = _InFlight(self, request)
         groups: dict[str, list[int]] = {}
         for index, message in enumerate(request.messages):
             groups.setdefault(message, []).append(index)

@@ -466,7 +466,8 @@ def _syscall_name(arch: int, number: int) -> str:
 # --- cgroups ------------------------------------------------------------------------------------
 
 class Cgroups:
-    """Where per-run cgroups go: cgroup v2 with pids+memory, or the v1 pids and memory hierarchies."""
+    """Where per-run cgroups go: cgroup v2 with pids+memory, or the v1 pids and memory hierarchies
+    (and cpuacct where mounted). Either way the engine reads each run's CPU time (cpu_clock)."""
 
     def __init__(self, version: int, bases: dict[str, str]) -> None:
         self.version, self.bases = version, bases
@@ -492,9 +493,12 @@ class Cgroups:
                         raise
                     return cls(2, {"": base})
             bases = {}
-            for controller in ("pids", "memory"):
+            for controller in ("pids", "memory", "cpuacct"):
                 hierarchy = f"/sys/fs/cgroup/{controller}"
                 if not os.path.exists(os.path.join(hierarchy, "cgroup.procs")):
+                    if controller == "cpuacct":  # optional: CPU time limits fall back to wall clock
+                        notes.append("cgroups: no cpuacct hierarchy, per-call limits are wall-clock")
+                        continue
                     raise OSError(errno.ENOENT, f"no cgroup v1 {controller} hierarchy")
                 parent = hierarchy + _own_cgroup(controller).rstrip("/")
                 _sweep(parent)
@@ -504,6 +508,15 @@ class Cgroups:
         except OSError as exc:
             notes.append(f"cgroups: unavailable, rlimits only ({exc.strerror or exc})")
             return None
+
+    def cpu_clock(self) -> dict | None:
+        """Where the engine reads a run's CPU time (all its processes, from outside the run):
+        `{base}/run-{supervisor pid}/{file}`, cpuacct.usage (v1, ns) or cpu.stat usage_usec (v2)."""
+        if self.version == 2:
+            return {"version": 2, "base": self.bases[""], "file": "cpu.stat"}
+        if "cpuacct" in self.bases:
+            return {"version": 1, "base": self.bases["cpuacct"], "file": "cpuacct.usage"}
+        return None
 
     def remove(self) -> None:
         """At the fork server's exit (the engine has killed its runs' supervisors, whose

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,22 @@ from .violations import PROTOCOL, Violation
 
 LOAD_TIMEOUT_S = 10.0  # module-level code of a program must finish within this
 EXIT_GRACE_S = 2.0  # how long after its deadline a supervisor may take to report
+# Per-call limits count the child's CPU time (its run's cgroup, read from outside the run), so
+# a call's score does not depend on what else the machine runs. A call that sleeps or blocks
+# uses no CPU: it is stopped by a wall-clock backstop of BACKSTOP_FACTOR x the limit + BACKSTOP_EXTRA_S.
+BACKSTOP_FACTOR = 5.0
+BACKSTOP_EXTRA_S = 1.0
+POLL_MIN_S = 0.002  # the CPU clock is re-read at most this often while a call runs...
+POLL_MAX_S = 0.25  # ...and at least this often (a multi-threaded call can use CPU faster than wall time)
+# An improver's wall-clock limit is the engine's to enforce (its deadline moves by the time the
+# run's LM requests were held by a pause or queue); its supervisor's limit is only a backstop
+# for an engine that no longer watches, so a pause of up to this long ends no run.
+IMPROVER_BACKSTOP_EXTRA_S = 24 * 3600.0
+
+
+def backstop_s(per_call_s: float) -> float:
+    """The wall-clock time a call may take however little CPU it uses."""
+    return BACKSTOP_FACTOR * per_call_s + BACKSTOP_EXTRA_S
 OUTPUT_TAIL_BYTES = 600
 
 SIGNAL_REASONS = {
@@ -106,6 +122,11 @@ class ImproverHandler:
     async def utility(self, program: str) -> tuple[float, int]:
         """Score a program; returns (utility, uses so far)."""
         raise NotImplementedError
+
+    def held_s(self) -> float:
+        """Seconds the run's requests were held by the engine (a pause, the gateway's queue):
+        its wall-clock limit does not count them."""
+        return 0.0
 
 
 class RefusedError(Exception):
@@ -220,6 +241,7 @@ class SandboxPool:
         self._live: set[int] = set()
         self.spawned = 0
         self.isolation: list[str] = []
+        self._cpu_clock: dict[str, Any] | None = None  # where runs' CPU time is read (the fork server's hello)
 
     async def __aenter__(self) -> SandboxPool:
         await self.start()
@@ -253,6 +275,11 @@ class SandboxPool:
         if not hello:
             detail = errors_path.read_text(errors="replace").strip().splitlines()
             raise SandboxError(f"the sandbox fork server exited at start: {detail[-1] if detail else 'no output'}")
+        try:
+            clock = json.loads(hello).get("cpu_clock")
+            self._cpu_clock = clock if isinstance(clock, dict) else None
+        except (ValueError, AttributeError):
+            self._cpu_clock = None
         self.isolation = await self._probe_isolation()
 
     async def _probe_isolation(self) -> list[str]:
@@ -349,10 +376,17 @@ class SandboxPool:
     ) -> SolutionRun:
         """Call `entry` of `source` once per argument list, each within per_call_s (timed here).
 
+        per_call_s is CPU time of the child's run (all its processes), read from its cgroup
+        outside the run where there is one, else wall-clock time; a call also stops at the
+        wall-clock backstop (backstop_s) however little CPU it uses. CallResult.elapsed_s is the
+        same clock: CPU seconds where measured.
+
         A call that times out or kills its child is a failure; the remaining calls go on in a
         fresh child. With stop_after_timeout, the first timeout fails the remaining calls too
         (as the reference's utility returns 0 on a timeout): a program that hangs once would
-        otherwise cost the full limit on every instance. Never raises for anything the program does.
+        otherwise cost the full limit (or the backstop) on every instance. With CPU-time limits
+        that rule is fair: a timeout is the program's own doing, not a busy machine's.
+        Never raises for anything the program does.
         """
         if seeds is not None:
             seeds = [self.child_seed(seed) if isinstance(seed, int) else None for seed in seeds]
@@ -370,7 +404,7 @@ class SandboxPool:
 
     async def _solution_child(self, source, entry, calls, seeds, per_call_s, arg_types, limits, run) -> None:
         remaining = len(calls) - len(run.results)
-        wall = LOAD_TIMEOUT_S + per_call_s * remaining + 1.0
+        wall = LOAD_TIMEOUT_S + backstop_s(per_call_s) * remaining + 1.0
         limits = (limits or SandboxLimits()).with_wall(wall)
         channel = await self._spawn(limits)
         kill = True
@@ -398,12 +432,16 @@ class SandboxPool:
                 run.results.extend(CallResult(ok=False, error=reason) for _ in range(remaining))
                 return kill
             loaded = True
+            clock = self._clock_of(channel)
             for index in range(len(run.results), len(calls)):
-                started = time.monotonic()
+                timer = _CallTimer(clock, per_call_s)
                 channel.send({"op": "call", "args": calls[index], "seed": seeds[index] if seeds else None})
-                reply = await _recv_within(channel, per_call_s)
-                elapsed = time.monotonic() - started
-                if reply is not None and reply is not _TIMED_OUT:
+                reply = await timer.reply(channel)
+                elapsed = timer.elapsed()
+                if reply is _TIMED_OUT:
+                    run.results.append(CallResult(ok=False, error=timer.why(), elapsed_s=elapsed))
+                    return True  # the caller starts a fresh child
+                if reply is not None:
                     check_fields(reply, ("return", "raise"))
                 if reply is not None and reply.get("op") == "return":
                     run.results.append(CallResult(ok=True, value=reply.get("value"), elapsed_s=elapsed))
@@ -427,6 +465,13 @@ class SandboxPool:
             skipped = CallResult(ok=False, error="not run: the program broke the sandbox protocol")
             run.results.extend(skipped for _ in range(len(calls) - len(run.results)))
             return True
+
+    def _clock_of(self, channel: _Channel) -> _CpuClock | None:
+        """The CPU clock of a run's cgroup, or None (no cgroup: limits are wall-clock)."""
+        if self._cpu_clock is None:
+            return None
+        clock = _CpuClock(self._cpu_clock, channel.pid)
+        return clock if clock.read() is not None else None
 
     @staticmethod
     async def _why_no_reply(channel: _Channel, reply: dict | None, what: str, timeout_s: float,
@@ -454,7 +499,11 @@ class SandboxPool:
         (outcome.error says so, outcome.violations has it) and kills the child.
         """
         started = time.monotonic()
-        channel = await self._spawn(job.limits)
+        # The supervisor's wall limit: a backstop (see IMPROVER_BACKSTOP_EXTRA_S); the CPU rlimit
+        # stays what job.limits.wall_s gives.
+        backstop = replace(job.limits, wall_s=job.limits.wall_s + IMPROVER_BACKSTOP_EXTRA_S,
+                           cpu_s=job.limits.cpu_seconds)
+        channel = await self._spawn(backstop)
         channel.max_frame = self.protocol_limits.request_frame_bytes
         kill = True
         pending: set[asyncio.Task] = set()
@@ -468,16 +517,23 @@ class SandboxPool:
                 "lm_budget": job.lm_budget, "max_responses_per_call": job.max_responses_per_call,
                 "utility_budget": job.utility_budget, "utility_description": job.utility_description,
             })
-            deadline = started + job.limits.wall_s + EXIT_GRACE_S
             while True:
-                receive = asyncio.ensure_future(_recv_within(channel, max(0.0, deadline - time.monotonic())))
-                await asyncio.wait({receive, requests.ended}, return_when=asyncio.FIRST_COMPLETED)
+                receive = asyncio.ensure_future(channel.recv())
+                timed_out = False
+                while not receive.done() and not requests.ended.done():
+                    # The deadline moves on by the time the run's requests were held (paused, queued).
+                    left = started + job.limits.wall_s + handler.held_s() - time.monotonic()
+                    if left <= 0:
+                        timed_out = True
+                        break
+                    await asyncio.wait({receive, requests.ended}, timeout=min(left, 1.0),
+                                       return_when=asyncio.FIRST_COMPLETED)
                 if requests.ended.done():  # too many refused requests: the run ends here
                     raise ProtocolError(requests.ended.result())
-                message, receive = receive.result(), None
-                if message is _TIMED_OUT:
+                if timed_out:
                     outcome.error = f"killed after the {job.limits.wall_s:g} s wall-clock limit"
                     break
+                message, receive = receive.result(), None
                 if message is None:
                     ended = await channel.exit_report(EXIT_GRACE_S)
                     what = ended.describe(job.limits.wall_s) if ended else "the improver's process ended before returning"
@@ -579,6 +635,82 @@ class SolutionRun:
 
 
 _TIMED_OUT: Any = {"op": "__timed_out__"}
+
+
+class _CpuClock:
+    """CPU seconds used by one run's processes (the child's tree and its supervisor, which only
+    waits), read from the run's cgroup by the engine: nothing in the run can fake or hide it."""
+
+    def __init__(self, spec: dict[str, Any], pid: int) -> None:
+        self.path = os.path.join(str(spec["base"]), f"run-{pid}", str(spec["file"]))
+        self.v2 = spec.get("version") == 2
+
+    def read(self) -> float | None:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                data = os.read(fd, 4096)
+            finally:
+                os.close(fd)
+            if not self.v2:
+                return int(data) / 1e9  # cpuacct.usage: ns
+            for line in data.split(b"\n"):
+                if line.startswith(b"usage_usec "):
+                    return int(line.split()[1]) / 1e6
+        except (OSError, ValueError):
+            pass
+        return None
+
+
+class _CallTimer:
+    """One call's clock: CPU time where the run has a CPU clock, else wall time; and the
+    wall-clock backstop. Waiting for the reply with a timeout of the CPU budget left and
+    re-reading the clock is exact and cheap: a single-threaded call uses CPU no faster than
+    wall time, so the reply cannot come after the budget was spent unseen."""
+
+    def __init__(self, clock: _CpuClock | None, limit_s: float) -> None:
+        self.clock, self.limit_s = clock, limit_s
+        self.started = time.monotonic()
+        self.cpu_start = clock.read() if clock is not None else None
+        self.backstop = backstop_s(limit_s) if self.cpu_start is not None else limit_s
+        self.hit_backstop = False
+
+    def used(self) -> float | None:
+        if self.cpu_start is None:
+            return None
+        now = self.clock.read()
+        return None if now is None else max(0.0, now - self.cpu_start)
+
+    def elapsed(self) -> float:
+        used = self.used()
+        return used if used is not None else time.monotonic() - self.started
+
+    def why(self) -> str:
+        if self.cpu_start is None:
+            return f"timed out: the call took longer than {self.limit_s:g} s"
+        if self.hit_backstop:
+            return (f"timed out: the call ran {self.backstop:g} s of wall-clock time "
+                    f"(the backstop for a {self.limit_s:g} s CPU limit: it slept or blocked)")
+        return f"timed out: the call used more than {self.limit_s:g} s of CPU time"
+
+    async def reply(self, channel: _Channel) -> dict[str, Any] | None:
+        receive = asyncio.ensure_future(channel.recv())
+        try:
+            while True:
+                wall_left = self.backstop - (time.monotonic() - self.started)
+                used = self.used()
+                cpu_left = self.limit_s - used if used is not None else wall_left
+                if wall_left <= 0 or cpu_left <= 0:
+                    self.hit_backstop = wall_left <= 0 and cpu_left > 0
+                    return _TIMED_OUT
+                wait = min(wall_left, max(POLL_MIN_S, min(cpu_left, POLL_MAX_S)))
+                done, _ = await asyncio.wait({receive}, timeout=wait)
+                if done:
+                    return receive.result()
+        finally:
+            if not receive.done():
+                receive.cancel()
+                channel.broken = True  # cut off mid-frame, perhaps; the child is killed
 
 
 async def _recv_within(channel: _Channel, timeout_s: float) -> dict[str, Any] | None:

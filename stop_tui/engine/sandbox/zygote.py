@@ -55,7 +55,8 @@ def main() -> None:
     # Supervisors are reaped automatically; nothing here waits for them.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    control.send(json.dumps({"op": "hello", "pid": os.getpid()}).encode())
+    cpu_clock = prepared.cgroups.cpu_clock() if prepared.cgroups is not None else None
+    control.send(json.dumps({"op": "hello", "pid": os.getpid(), "cpu_clock": cpu_clock}).encode())
     spare = _start_spare(control, prepared)
     while True:
         try:

@@ -1,0 +1,132 @@
+"""Time limits that measure the program, not the machine.
+
+Per-call limits count the child's CPU time (its run's cgroup, read by the engine), with a
+wall-clock backstop for programs that sleep or block; an improver's wall clock stops while its
+LM requests are held by a pause of the run or the gateway's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+
+from stop_tui.engine.bus import EventBus
+from stop_tui.engine.lm.base import LMRequest
+from stop_tui.engine.lm.gateway import HeldClock, LMGateway
+from stop_tui.engine.lm.scripted import ScriptedBackend
+from stop_tui.engine.sandbox.limits import SandboxLimits
+from stop_tui.engine.sandbox.pool import ImproverHandler, ImproverJob, backstop_s
+
+# Uses about half of a 0.1 s limit in CPU time per call (process_time: this process's CPU).
+HALF_OF_THE_LIMIT = """
+import time
+
+def algorithm(x):
+    end = time.process_time() + 0.05
+    while time.process_time() < end:
+        pass
+    return x
+"""
+
+BURNER = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end:\n    pass\n"
+
+
+def needs_cpu_clock(pool) -> None:
+    if pool._cpu_clock is None:
+        pytest.skip("no per-run cgroup CPU accounting here: per-call limits are wall-clock")
+
+
+async def run_half(pool):
+    calls = [[i] for i in range(10)]
+    return await pool.run_solution(HALF_OF_THE_LIMIT, "algorithm", calls, per_call_s=0.1, stop_after_timeout=True)
+
+
+async def test_half_the_cpu_limit_passes_alone_and_beside_four_busy_processes(pool):
+    needs_cpu_clock(pool)
+    alone = await run_half(pool)
+    assert [r.ok for r in alone.results] == [True] * 10, [r.error for r in alone.results]
+    burners = [subprocess.Popen([sys.executable, "-c", BURNER]) for _ in range(4)]
+    try:
+        await asyncio.sleep(0.2)  # let them take the cores
+        loaded = await run_half(pool)
+    finally:
+        for burner in burners:
+            burner.kill()
+        for burner in burners:
+            burner.wait()
+    assert [r.ok for r in loaded.results] == [True] * 10, [r.error for r in loaded.results]
+    # elapsed_s (what task.score gets) is CPU time: about the half, under load as alone.
+    assert all(0.04 <= r.elapsed_s < 0.1 for r in alone.results + loaded.results)
+
+
+async def test_a_program_over_its_cpu_limit_times_out(pool):
+    needs_cpu_clock(pool)
+    run = await pool.run_solution("def f():\n    while True:\n        pass\n", "f", [[], []], per_call_s=0.1,
+                                  stop_after_timeout=True)
+    assert "used more than 0.1 s of CPU time" in run.results[0].error
+    assert run.results[1].error == "not run: an earlier instance timed out"
+
+
+async def test_sleeping_counts_only_against_the_wall_clock_backstop(pool):
+    needs_cpu_clock(pool)
+    limit = 0.05
+    source = "import time\ndef f(s):\n    time.sleep(s)\n    return s\n"
+    within = await pool.run_solution(source, "f", [[0.2]], per_call_s=limit)  # 4x the limit: no CPU used
+    assert within.results[0].ok and within.results[0].elapsed_s < limit
+    past = await pool.run_solution(source, "f", [[backstop_s(limit) + 0.75]], per_call_s=limit)
+    assert not past.results[0].ok
+    assert "wall-clock" in past.results[0].error and past.results[0].error.startswith("timed out")
+
+
+class GatewayHandler(ImproverHandler):
+    """The engine side of an improver's LM calls, through a real gateway (as stop.ProxiedCalls)."""
+
+    def __init__(self, gateway: LMGateway) -> None:
+        self.gateway = gateway
+        self.held = HeldClock()
+
+    def held_s(self) -> float:
+        return self.held.seconds()
+
+    async def lm(self, expertise, messages, temperature):
+        request = LMRequest(request_id=self.gateway.new_request_id(), purpose="improve-solution",
+                            expertise=expertise, messages=messages, temperature=temperature, max_tokens=200,
+                            context="trial", generation=0)
+        return (await self.gateway.complete(request, self.held)).responses
+
+    async def utility(self, program):
+        return 0.0, 0
+
+
+ASKS_ONCE = """
+def improve_algorithm(initial_solution, utility, language_model):
+    language_model.batch_prompt('e', ['improve this'], temperature=0.7)
+    return initial_solution
+"""
+
+
+async def test_a_pause_longer_than_the_trial_limit_does_not_fail_the_trial(pool):
+    gateway = LMGateway(ScriptedBackend(seed=0), EventBus())
+    handler = GatewayHandler(gateway)
+    job = ImproverJob(source=ASKS_ONCE, initial_solution="x = 1\n", lm_budget=4, max_responses_per_call=6,
+                      utility_budget=2, utility_description="len", limits=SandboxLimits().with_wall(2.0))
+    gateway.pause()
+    run = asyncio.create_task(pool.run_improver(job, handler))
+    await asyncio.sleep(4.0)  # twice the trial's wall-clock limit, its request held at the pause
+    assert not run.done()
+    gateway.resume()
+    outcome = await run
+    assert outcome.error is None and outcome.result == "x = 1\n"
+    assert handler.held_s() >= 3.0
+
+
+async def test_a_trial_that_blocks_outside_a_pause_still_hits_its_limit(pool):
+    handler = GatewayHandler(LMGateway(ScriptedBackend(seed=0), EventBus()))
+    source = "import time\ndef improve_algorithm(initial_solution, utility, language_model):\n    time.sleep(30)\n"
+    job = ImproverJob(source=source, initial_solution="x = 1\n", lm_budget=4, max_responses_per_call=6,
+                      utility_budget=2, utility_description="len", limits=SandboxLimits().with_wall(1.0))
+    outcome = await pool.run_improver(job, handler)
+    assert outcome.result is None and "1 s wall-clock limit" in outcome.error
