@@ -21,15 +21,14 @@ import os
 import secrets
 from pathlib import Path
 
+from ..paths import config_dir
+
 SECRET_FILE = "instance-secret"
 ENVIRONMENT_VARIABLE = "STOP_TUI_SEED_SECRET"
 
 
 def secret_path() -> Path:
-    if os.environ.get("STOP_TUI_CONFIG_DIR"):
-        return Path(os.environ["STOP_TUI_CONFIG_DIR"]) / SECRET_FILE
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "stop-tui" / SECRET_FILE
+    return config_dir() / SECRET_FILE
 
 
 @functools.cache

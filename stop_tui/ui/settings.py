@@ -12,21 +12,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..paths import config_dir
+
 CONFIG_NAME = "config.toml"
 _THEME_LINE = re.compile(r'^theme\s*=.*$', re.MULTILINE)
-
-
-def config_dir() -> Path:
-    if os.environ.get("STOP_TUI_CONFIG_DIR"):
-        return Path(os.environ["STOP_TUI_CONFIG_DIR"])
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "stop-tui"
 
 
 @dataclass
