@@ -32,7 +32,6 @@ import os
 import platform
 import signal
 import sys
-import sysconfig
 import time
 
 from . import isolation
@@ -451,9 +450,6 @@ class SyscallWatch:
 
     def violations(self) -> list[Violation]:
         return [Violation(SYSCALL, name if n == 1 else f"{name} (x{n})") for name, n in self.counts.items()]
-
-    def close(self) -> None:
-        os.close(self.fd)
 
 
 def _syscall_name(arch: int, number: int) -> str:

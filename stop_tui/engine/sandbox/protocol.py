@@ -160,7 +160,6 @@ FIELDS: dict[str, dict[str, Any]] = {
     "lm": {"id": _is_int, "messages": _is_str_list, "expertise": lambda v: isinstance(v, str),
            "temperature": _is_number},
     "utility": {"id": _is_int, "program": lambda v: isinstance(v, str)},
-    "exit": {"exit_code": _optional_int, "signal": _optional_int},
 }
 
 

@@ -232,13 +232,6 @@ def supervise(spec: dict, fds: list[int], prepared: hardening.Hardening, uid: in
                 report["signal"] = os.WTERMSIG(status)
             else:
                 report["exit_code"] = os.WEXITSTATUS(status)
-        if watch is not None:
-            report["violations"] += [v.to_dict() for v in watch.violations()]
-        if cgroup is not None:
-            report["violations"] += [v.to_dict() for v in cgroup.violations(limits)]
-        if isolated and prepared.root is not None:
-            # The child mounted its scratch in this (shared, pivoted) namespace: was it filled?
-            report["violations"] += [v.to_dict() for v in hardening.scratch_violations(limits)]
     except _Terminate:
         report["terminated"] = True
     except Exception as exc:  # noqa: BLE001 - the sandbox itself failed: say so, run nothing
@@ -248,6 +241,18 @@ def supervise(spec: dict, fds: list[int], prepared: hardening.Hardening, uid: in
             import traceback
             report["error"] += traceback.format_exc()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Gathered here, past every way the wait can end: a SIGTERM that arrives as the child exits
+    # on its own (the engine stops a run that returned) must not cost the record of what it tried.
+    try:
+        if watch is not None:
+            report["violations"] += [v.to_dict() for v in watch.violations()]
+        if cgroup is not None:
+            report["violations"] += [v.to_dict() for v in cgroup.violations(limits)]
+        if isolated and prepared.root is not None and report.get("error") is None:
+            # The child mounted its scratch in this (shared, pivoted) namespace: was it filled?
+            report["violations"] += [v.to_dict() for v in hardening.scratch_violations(limits)]
+    except Exception as exc:  # noqa: BLE001 - the report goes out whatever a reading did
+        report.setdefault("error", f"sandbox report incomplete: {type(exc).__name__}: {exc}")
     report["wall_s"] = time.monotonic() - started
     try:
         os.write(report_fd, encode(report))
@@ -282,8 +287,10 @@ def _wait(pid: int, wall_s: float, watch: hardening.SyscallWatch | None) -> tupl
                 watch.handle()
     except _Terminate:
         terminated = True
+    # From here on a SIGTERM changes nothing: the child is ending or has ended, and the report
+    # (what it tried included) still has to be written.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if timed_out or terminated:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _kill_tree(pid)
     _, status = os.waitpid(pid, 0)
     return status, timed_out, terminated
