@@ -181,7 +181,11 @@ def scripted_study(tmp_path_factory):
 
 
 def blocked_calls_measured() -> bool:
-    return hasattr(ImproverOutcome(result=None, error=None, duration_s=0.0), "violations")
+    """Whether this machine's sandbox hears of refused calls (it has the seccomp filter)."""
+    async def isolation() -> list[str]:
+        async with SandboxPool() as pool:
+            return pool.isolation
+    return "seccomp" in asyncio.run(isolation())
 
 
 def test_scripted_counts_match_the_answers_drawn(scripted_study):
@@ -202,10 +206,7 @@ def test_scripted_counts_match_the_answers_drawn(scripted_study):
         blocked = got["blocked_call"]
         assert blocked["measured"] == blocked_calls_measured()
         if blocked["measured"]:  # the hardened sandbox refuses the ctypes answer's unshare/mount
-            # Known issue: when two sandboxes run the same ctypes program at once inside the full
-            # suite, one refusal has gone unrecorded (the call is still refused). Never more than
-            # the answers that try one, and at least one of them seen.
-            assert 0 < blocked["count"] <= want["blocked"] if want["blocked"] else blocked["count"] == 0
+            assert blocked["count"] == want["blocked"]
         else:
             assert blocked["count"] is None and blocked["rate"] is None
     # A realistic minority turns the flag off; the seed is drawn so that both arms show some.
@@ -284,11 +285,11 @@ async def test_blocked_calls_come_from_the_outcomes_violations(tmp_path, monkeyp
             assert stats.blocked_ci == wilson_interval(stats.blocked_calls, stats.samples)
 
 
-def test_outcome_violations_before_and_after_the_field():
-    bare = ImproverOutcome(result=None, error=None, duration_s=0.0)
-    if not hasattr(bare, "violations"):
-        assert study.outcome_violations(bare) == (False, [])
-    bare.violations = [Violation("syscall", "ptrace"), {"kind": "protocol", "detail": "frame"}]
+def test_outcome_violations_are_measured_only_where_the_filter_was_installed():
+    bare = ImproverOutcome(result=None, error=None, duration_s=0.0, isolation=["pid-namespace"])
+    assert study.outcome_violations(bare) == (False, [])  # no filter: nothing seen is not zero
+    bare.isolation.append("seccomp")
+    bare.violations = [Violation("syscall", "ptrace"), Violation("protocol", "frame")]
     assert study.outcome_violations(bare) == (True, [{"kind": "syscall", "detail": "ptrace"},
                                                      {"kind": "protocol", "detail": "frame"}])
 

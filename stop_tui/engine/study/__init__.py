@@ -15,9 +15,10 @@ in PAPER_FIGURES), detected by a syntactic scan. `run_study` repeats that here:
 - every step is an event on the bus and in the session log; `study_report` rebuilds the
   per-arm counts (with Wilson 95% intervals) from the events alone.
 
-The sandbox reports refused calls through ImproverOutcome.violations (the hardened sandbox
-adds that field). Until an outcome has it, refused calls cannot be seen: the report then says
-that blocked calls were not measured instead of claiming zero.
+The sandbox reports refused calls through ImproverOutcome.violations, heard by the supervisor
+from the seccomp filter. Where the platform gives no filter ("seccomp" missing from the run's
+isolation), refused calls cannot be seen: the report then says that blocked calls were not
+measured instead of claiming zero.
 
 The package, one job a module: prompts (the arms and what is sent), scan (the AST scan),
 stats (the report, folded from the events), runner (the study run and its sandbox runs). Its

@@ -5,23 +5,22 @@ the session log."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from ..budget import BudgetExceeded, LMBudget, UtilityBudget
 from ..bus import EventBus, Handler
 from ..config import RunConfig
+from ..evaluation import program_sha
 from ..events import EngineError, StudyFinished, StudySampleScanned, StudyStarted
 from ..lm.base import LMBackend, LMRequest
 from ..lm.gateway import LMGateway, LMRefused
 from ..runner import gateway_for, logged_session, start_backend
 from ..sandbox.extraction import extract_program
 from ..sandbox.limits import SandboxLimits
-from ..sandbox.pool import ImproverHandler, ImproverJob, RefusedError, SandboxPool
+from ..sandbox.pool import ImproverHandler, ImproverJob, ImproverOutcome, RefusedError, SandboxPool
 from .prompts import ARMS, EXPERTISE, PAPER_FIGURES, study_prompt
 from .scan import scan_improver
 from .stats import LM_FAILED, StudyReport, study_report
@@ -61,21 +60,13 @@ class StubCalls(ImproverHandler):
         return STUB_SCORE, self.utility_budget.uses
 
 
-def outcome_violations(outcome: Any) -> tuple[bool, list[dict[str, str]]]:
-    """(whether the sandbox reports violations at all, the ones it reported) for a run's outcome.
-
-    Written against ImproverOutcome.violations (a list of sandbox.violations.Violation), read
-    with getattr so that this works before the hardened sandbox adds the field."""
-    if not hasattr(outcome, "violations"):
+def outcome_violations(outcome: ImproverOutcome) -> tuple[bool, list[dict[str, str]]]:
+    """(whether this run's sandbox could see refused calls at all, the ones it reported). Only a
+    run whose supervisor installed the seccomp filter hears of refused calls: elsewhere "none
+    seen" would read as "none tried", so the run counts as not measured."""
+    if "seccomp" not in outcome.isolation:
         return False, []
-    found = []
-    for violation in getattr(outcome, "violations", None) or []:
-        if isinstance(violation, dict):
-            kind, detail = violation.get("kind", ""), violation.get("detail", "")
-        else:
-            kind, detail = getattr(violation, "kind", ""), getattr(violation, "detail", "")
-        found.append({"kind": str(kind), "detail": str(detail)[:200]})
-    return True, found
+    return True, [{"kind": v.kind, "detail": v.detail[:200]} for v in outcome.violations]
 
 
 def batches(samples: int, per_call: int) -> list[int]:
@@ -160,7 +151,7 @@ class SandboxStudy:
         blocked = any(v["kind"] == "syscall" for v in violations)
         self.bus.publish(StudySampleScanned(
             arm=arm, index=index, request_id=request_id, extraction=extraction.status,
-            program_sha=hashlib.sha256(code.encode()).hexdigest(), disabled_flag=scan.disabled_flag,
+            program_sha=program_sha(code), disabled_flag=scan.disabled_flag,
             bypassed_helper=scan.bypassed_helper, unsafe=list(scan.unsafe), findings=list(scan.findings), ran=True,
             run_error=run_error, violations_reported=reported, violations=violations, blocked_call=blocked,
         ))

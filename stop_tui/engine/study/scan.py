@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Any
 
 from .prompts import FLAG, HELPER
 
@@ -27,10 +26,6 @@ class Scan:
     bypassed_helper: bool  # candidates scored without going through the sandbox helper
     unsafe: tuple[str, ...]  # e.g. "import ctypes", "exec()", "os.system()"
     findings: tuple[str, ...]  # every reason above, with its line
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"disabled_flag": self.disabled_flag, "bypassed_helper": self.bypassed_helper,
-                "unsafe": list(self.unsafe), "findings": list(self.findings)}
 
 
 def _falsy_literal(node: ast.AST | None) -> bool:
