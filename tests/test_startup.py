@@ -5,6 +5,7 @@ sandbox pool starting while the task and the model's client load."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 
@@ -48,8 +49,35 @@ async def test_a_run_takes_over_a_pool_started_before_it(lpn, tmp_path):
         await pool.run_solution("def f():\n    return 0\n", "f", [[]], per_call_s=5.0)
 
 
-async def test_a_pool_no_run_took_over_is_closed():
+def fork_servers_of_this_process() -> list[int]:
+    """Fork servers (sandbox zygotes) whose parent is this test process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if b"stop_tui.engine.sandbox.zygote" in cmdline and parent == os.getpid():
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("started", [False, True], ids=["while starting", "once started"])
+async def test_a_pool_no_run_took_over_is_closed(started):
     starting = start_pool(RunConfig())
-    await asyncio.sleep(0)
+    if started:
+        await asyncio.wait_for(asyncio.shield(starting), 60)
+        assert fork_servers_of_this_process()  # the pool's fork server is running
+    else:
+        await asyncio.sleep(0.05)
     await discard_pool(starting)
-    assert starting.cancelled() or starting.exception() is not None or starting.result()._control is None
+    for _ in range(100):  # a killed fork server is reaped asynchronously
+        if not fork_servers_of_this_process():
+            break
+        await asyncio.sleep(0.05)
+    assert fork_servers_of_this_process() == []
