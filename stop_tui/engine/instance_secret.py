@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
 from ..paths import config_dir
@@ -50,8 +51,16 @@ def instance_secret() -> bytes:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_bytes()
+    except FileExistsError:  # another process made it first: use theirs once it is written
+        for _ in range(50):
+            try:
+                theirs = path.read_bytes()
+            except OSError:
+                break
+            if len(theirs) >= 16:
+                return theirs
+            time.sleep(0.01)
+        # A file too short to be a secret (damaged, or never finished): this process's own.
     except OSError:
         pass  # a read-only home: this process's own secret (scores then vary between runs)
     return data

@@ -16,6 +16,7 @@ from ..engine.events import (
     ImproverRunFinished, LMRequestFinished, LMRequestReused, LMRequestStarted, Notice, ProgramRecorded, RunFinished,
     RunResumed, RunStarted, SamplesExtracted, SandboxViolation,
 )
+from ..engine.sandbox.extraction import FAILED, NOT_COMPILING
 from ..engine.session import SessionHeader, find_run_log, iter_session
 from .strategies import METHOD, Strategy, detect_strategies
 
@@ -36,20 +37,16 @@ class ExtractionCounts:
         for sample in event.samples:
             self.samples += 1
             status = sample.get("status")
-            if status == "failed":
+            if status == FAILED:
                 self.no_code += 1
                 reason = str(sample.get("failure") or "no code")
-            elif status == "does-not-compile":
+            elif status == NOT_COMPILING:
                 self.not_compiling += 1
                 reason = "does not compile"
             else:
                 self.programs += 1
                 continue
             self.reasons[reason] = self.reasons.get(reason, 0) + 1
-
-    @property
-    def failures(self) -> int:
-        return self.not_compiling + self.no_code
 
 
 @dataclass

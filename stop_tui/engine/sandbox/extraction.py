@@ -234,7 +234,7 @@ def _unfenced_program(lines: list[str], compiler: _Compiler) -> str | None:
 
 
 def _choose(blocks: list[_Block], compiler: _Compiler) -> Extraction:
-    """Rule 6: the best of the blocks found, by how much of a program each is."""
+    """Rule 7: the best of the blocks found, by how much of a program each is."""
     def largest(candidates: list[_Block]) -> _Block:
         return max(candidates, key=lambda b: (len(b.code), b.closed))
 
@@ -299,8 +299,9 @@ def _blocks(lines: list[str], *, nested: bool) -> list[_Block]:
 
 def _stretched_blocks(lines: list[str], compiler: _Compiler) -> list[_Block]:
     """Last resort for a Python block that neither reading closes well (say a bare fence inside
-    the code closed it early): from each opener that is bare or Python-tagged to each later bare
-    fence of its character, farthest first, the first stretch that defines a function or class."""
+    the code closed it early): from each opener that is bare or Python-tagged to each later fence
+    of its character that is not a Python opener (bare, or glued to prose), farthest first, the
+    first stretch that defines a function or class."""
     fences = [(i, m) for i, line in enumerate(lines) if (m := _FENCE.match(line)) is not None][:MAX_FENCES]
     found = []
     for position, (start, opener) in enumerate(fences):
