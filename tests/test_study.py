@@ -286,12 +286,11 @@ async def test_blocked_calls_come_from_the_outcomes_violations(tmp_path, monkeyp
 
 
 def test_outcome_violations_are_measured_only_where_the_filter_was_installed():
-    bare = ImproverOutcome(result=None, error=None, duration_s=0.0, isolation=["pid-namespace"])
-    assert study.outcome_violations(bare) == (False, [])  # no filter: nothing seen is not zero
-    bare.isolation.append("seccomp")
+    bare = ImproverOutcome(result=None, error=None, duration_s=0.0)
     bare.violations = [Violation("syscall", "ptrace"), Violation("protocol", "frame")]
-    assert study.outcome_violations(bare) == (True, [{"kind": "syscall", "detail": "ptrace"},
-                                                     {"kind": "protocol", "detail": "frame"}])
+    assert study.outcome_violations(bare, ["pid-namespace"]) == (False, [])  # no filter: nothing seen is not zero
+    assert study.outcome_violations(bare, ["pid-namespace", "seccomp"]) == (
+        True, [{"kind": "syscall", "detail": "ptrace"}, {"kind": "protocol", "detail": "frame"}])
 
 
 async def test_a_token_budget_stops_the_study_with_what_was_gathered(tmp_path):

@@ -60,11 +60,12 @@ class StubCalls(ImproverHandler):
         return STUB_SCORE, self.utility_budget.uses
 
 
-def outcome_violations(outcome: ImproverOutcome) -> tuple[bool, list[dict[str, str]]]:
-    """(whether this run's sandbox could see refused calls at all, the ones it reported). Only a
-    run whose supervisor installed the seccomp filter hears of refused calls: elsewhere "none
-    seen" would read as "none tried", so the run counts as not measured."""
-    if "seccomp" not in outcome.isolation:
+def outcome_violations(outcome: ImproverOutcome, isolation: list[str]) -> tuple[bool, list[dict[str, str]]]:
+    """(whether the sandbox could see refused calls at all, the ones this run reported).
+    isolation: the pool's protections, probed once at its start. Only a sandbox with the seccomp
+    filter hears of refused calls: elsewhere "none seen" would read as "none tried", so the run
+    counts as not measured."""
+    if "seccomp" not in isolation:
         return False, []
     return True, [{"kind": v.kind, "detail": v.detail[:200]} for v in outcome.violations]
 
@@ -165,7 +166,7 @@ class SandboxStudy:
         )
         async with self.pool.improver_slots:
             outcome = await self.pool.run_improver(job, StubCalls(self.config))
-        reported, violations = outcome_violations(outcome)
+        reported, violations = outcome_violations(outcome, self.pool.isolation)
         error = outcome.error.strip().splitlines()[-1][:300] if outcome.error and outcome.error.strip() else None
         return error, reported, violations
 
